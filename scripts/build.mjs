@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Builds everything `npm install` and `npm test` need: each AssemblyScript entry in assembly/ to
+// build/<name>.wasm, then the TypeScript to build/. It skips work whose outputs are newer than
+// their sources, so `npm test` can call it every time.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, chmodSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const buildDir = join(root, 'build');
+const binDir = join(root, 'node_modules', '.bin');
+mkdirSync(buildDir, { recursive: true });
+
+/** Newest modification time of every file below `dir` (recursively) whose name passes `keep`. */
+function newestMtimeMs(dir, keep = () => true) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtimeMs(path, keep));
+    else if (keep(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function mtimeMs(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+function run(tool, args) {
+  execFileSync(join(binDir, tool), args, { cwd: root, stdio: 'inherit' });
+}
+
+// Entry points are the top-level assembly/*.ts files; shared code lives in assembly/lib/.
+const assemblyDir = join(root, 'assembly');
+const assemblyNewest = Math.max(newestMtimeMs(assemblyDir, (n) => n.endsWith('.ts') || n.endsWith('.json')), mtimeMs(join(root, 'asconfig.json')));
+const entries = readdirSync(assemblyDir).filter((n) => n.endsWith('.ts') && !n.endsWith('.d.ts'));
+for (const entry of entries) {
+  const name = entry.slice(0, -3);
+  const out = join(buildDir, `${name}.wasm`);
+  if (mtimeMs(out) >= assemblyNewest) continue;
+  process.stderr.write(`build: asc assembly/${entry} -> build/${name}.wasm\n`);
+  run('asc', [join('assembly', entry), '--config', 'asconfig.json', '--target', 'release', '--outFile', out]);
+}
+
+const tsNewest = Math.max(
+  ...['src', 'test', 'bench'].filter((d) => existsSync(join(root, d))).map((d) => newestMtimeMs(join(root, d))),
+  mtimeMs(join(root, 'tsconfig.json')),
+);
+if (mtimeMs(join(buildDir, '.tsbuildinfo')) < tsNewest || !existsSync(join(buildDir, 'src'))) {
+  process.stderr.write('build: tsc\n');
+  run('tsc', ['-p', 'tsconfig.json']);
+}
+chmodSync(join(root, 'bin', 'foreshard.js'), 0o755);
