@@ -1,0 +1,34 @@
+/**
+ * `npm run bench -- <name> [args]`: runs one benchmark, or all of them with no name. Each benchmark
+ * prints its figures next to a peer measured in the same run, as ratios.
+ */
+interface Benchmark {
+  summary: string;
+  load(): Promise<{ run(args: string[]): Promise<void> }>;
+}
+
+// One line per benchmark; each module exports `run(args)`.
+const benchmarks: Record<string, Benchmark> = {
+};
+
+async function main(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  if (name === '--help' || name === '-h') {
+    console.log('Usage: npm run bench -- [name] [args]\n');
+    for (const [key, bench] of Object.entries(benchmarks)) console.log(`  ${key.padEnd(10)} ${bench.summary}`);
+    return;
+  }
+  const selected = name === undefined ? Object.keys(benchmarks) : [name];
+  for (const key of selected) {
+    const bench = benchmarks[key];
+    if (!bench) {
+      console.error(`bench: unknown benchmark ${JSON.stringify(key)}; known: ${Object.keys(benchmarks).join(', ')}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.log(`== ${key}: ${bench.summary}`);
+    await (await bench.load()).run(args);
+  }
+}
+
+await main();
