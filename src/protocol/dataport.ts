@@ -140,6 +140,12 @@ export interface ResyncFrame {
   epoch: number;
   fromLsn: number;
   reason: 'connect' | 'reconnect' | 'gap' | 'epoch';
+  /**
+   * Shadow → primary: the epoch of the shadow's record at `fromLsn - 1` (absent when it has none).
+   * A primary whose log ends that epoch earlier answers with a `resync` of its own, primary →
+   * shadow, whose `fromLsn` is the first lsn the shadow must cut (the logs part there).
+   */
+  lastEpoch?: number;
 }
 
 /**
@@ -222,7 +228,7 @@ function buildDataFrameSchema(limits: ClientLimits): Schema<DataFrame> {
     response,
     frame: replicationFrameSchema(limits),
     ack: object({ type: literal('ack'), ...shardEpoch, receivedLsn: lsnSchema, appliedLsn: lsnSchema }),
-    resync: object({ type: literal('resync'), ...shardEpoch, fromLsn: lsnSchema, reason: oneOf(['connect', 'reconnect', 'gap', 'epoch'] as const) }),
+    resync: object({ type: literal('resync'), ...shardEpoch, fromLsn: lsnSchema, reason: oneOf(['connect', 'reconnect', 'gap', 'epoch'] as const), lastEpoch: optional(epochSchema) }),
     snapshot: object({
       type: literal('snapshot'),
       ...shardEpoch,

@@ -1,7 +1,13 @@
 import type { Command } from '../command.js';
+import { brokerCommand } from './broker.js';
+import { restoreCommand } from './restore.js';
+import { conflictsCommand } from './conflicts.js';
 
 /**
  * Every subcommand that works today. A command is listed here only once it does its job: `--help`
  * never shows one that pretends to work.
  */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  brokerCommand,
+  restoreCommand, conflictsCommand,
+];
