@@ -9,6 +9,7 @@ interface Benchmark {
 
 // One line per benchmark; each module exports `run(args)`.
 const benchmarks: Record<string, Benchmark> = {
+  predict: { summary: 'scoring engine: CPU per sample and memory per series, kernel vs TS reference', load: () => import('./predict.js') },
   delta: { summary: 'delta codec (WASM, TS reference) vs fossil-delta: MB/s and delta bytes', load: () => import('./delta.js') },
   arima: { summary: 'ARIMA rolling-origin MAE and fits/s on NAB AWS series vs npm arima and naive; streaming updates/s', load: () => import('./arima.js') },
 };

@@ -1,4 +1,6 @@
 import type { Command } from '../command.js';
+import { detectCommand } from './detect.js';
+import { evalCommand } from './eval.js';
 import { brokerCommand } from './broker.js';
 import { restoreCommand } from './restore.js';
 import { conflictsCommand } from './conflicts.js';
@@ -8,6 +10,7 @@ import { conflictsCommand } from './conflicts.js';
  * never shows one that pretends to work.
  */
 export const commands: readonly Command[] = [
+  detectCommand, evalCommand,
   brokerCommand,
   restoreCommand, conflictsCommand,
 ];

@@ -1,0 +1,224 @@
+/**
+ * The scoring engine of one agent: a model per series, and from them the node failure probability
+ * and each shard's rollback score, with their explanations (DESIGN.md §4).
+ *
+ * Host series (CPU, memory, disk, network) belong to the node; store series belong to one shard.
+ * Per series, `observe` costs one O(p+q) model update plus the amortised refit and O(1) for the
+ * anomaly likelihood; `score` costs one H-step forecast per series that has a threshold.
+ */
+import assert from 'node:assert/strict';
+import { AnomalyLikelihood, type AnomalyLikelihoodOptions } from './anomaly.js';
+import { applyCalibration, defaultNodeCalibration, defaultShardCalibration, type Calibration, type Features } from './calibration.js';
+import { PredictError } from './errors.js';
+import { defaultFitter } from './kernel.js';
+import { breachProbability, logScale, type BreachDirection } from './probability.js';
+import { SeriesModel, defaultSeriesModelOptions, type ArimaFitter, type SeriesModelOptions } from './series-model.js';
+
+/** Where a series belongs: its node, or one shard on this node. */
+export type SeriesScope = { kind: 'node' } | { kind: 'shard'; shard: number };
+
+/** A series the engine tracks. */
+export interface SeriesSpec {
+  name: string;
+  scope: SeriesScope;
+  /** SLO threshold; without one, the series contributes only its anomaly likelihood. */
+  threshold?: number;
+  /** Which side of the threshold is a breach (default `above`). */
+  direction?: BreachDirection;
+}
+
+/** Options of the engine; merged with the defaults once, then frozen. */
+export interface EngineOptions {
+  /** Forecast horizon H in samples (default 60: 60 s at 1 Hz). */
+  horizonSteps: number;
+  /** Central level of the prediction intervals the breach probability reads. */
+  intervalLevel: number;
+  model: SeriesModelOptions;
+  anomaly: AnomalyLikelihoodOptions;
+  /** Most series one engine tracks. */
+  maxSeries: number;
+  /** Entries in each explanation's `top` list. */
+  maxExplanations: number;
+  nodeCalibration: Calibration;
+  shardCalibration: Calibration;
+  fitter: ArimaFitter;
+  /** The breach probability implementation (the WASM kernel by default; the reference for a peer). */
+  breachProbability: typeof breachProbability;
+}
+
+/** Longest horizon accepted, in samples. */
+export const maxHorizonSteps = 1000;
+
+/** The engine's defaults. */
+export function defaultEngineOptions(): EngineOptions {
+  return {
+    horizonSteps: 60,
+    intervalLevel: 0.95,
+    model: defaultSeriesModelOptions,
+    anomaly: { shortWindow: 10, longWindow: 600 },
+    maxSeries: 1000,
+    maxExplanations: 5,
+    nodeCalibration: defaultNodeCalibration,
+    shardCalibration: defaultShardCalibration,
+    fitter: defaultFitter(),
+    breachProbability,
+  };
+}
+
+/** One series' part in a score: what it is doing, what it is forecast to do, and how much it drove the score. */
+export interface Explanation {
+  series: string;
+  value: number;
+  /** Forecast mean at the horizon, with its interval. */
+  forecast: number;
+  lower: number;
+  upper: number;
+  threshold: number | null;
+  breachProbability: number;
+  anomalyLikelihood: number;
+  /** This series' share of the score's total contribution, in [0,1]. */
+  share: number;
+}
+
+/** A probability with its features and its top contributors. */
+export interface ScoredUnit {
+  p: number;
+  features: Features;
+  top: Explanation[];
+}
+
+/** The engine's output for one scoring round. */
+export interface EngineScore {
+  horizonSteps: number;
+  node: ScoredUnit;
+  shards: Record<string, ScoredUnit>;
+}
+
+interface SeriesState {
+  spec: SeriesSpec;
+  model: SeriesModel;
+  likelihood: AnomalyLikelihood;
+  lastLikelihood: number;
+}
+
+interface Assessment {
+  state: SeriesState;
+  explanation: Explanation;
+  anomaly: number;
+}
+
+/** The scoring engine of one agent. */
+export class ScoringEngine {
+  readonly options: Readonly<EngineOptions>;
+  private readonly series = new Map<string, SeriesState>();
+  /** Samples dropped because they were not finite (a collector glitch), per the "count, never swallow" rule. */
+  droppedSamples = 0;
+
+  constructor(options: Partial<EngineOptions> = {}) {
+    this.options = Object.freeze({ ...defaultEngineOptions(), ...options });
+    const { horizonSteps, intervalLevel, maxSeries, maxExplanations } = this.options;
+    assert.ok(Number.isInteger(horizonSteps) && horizonSteps >= 1 && horizonSteps <= maxHorizonSteps, `horizonSteps must be 1..${maxHorizonSteps}`);
+    assert.ok(intervalLevel > 0 && intervalLevel < 1, 'intervalLevel must be in (0,1)');
+    assert.ok(Number.isInteger(maxSeries) && maxSeries >= 1, 'maxSeries must be a positive integer');
+    assert.ok(Number.isInteger(maxExplanations) && maxExplanations >= 1, 'maxExplanations must be a positive integer');
+  }
+
+  /** Number of series tracked. */
+  get size(): number {
+    return this.series.size;
+  }
+
+  /** Starts tracking a series. */
+  addSeries(spec: SeriesSpec): void {
+    if (this.series.has(spec.name)) throw new PredictError('DUPLICATE_SERIES', `series ${JSON.stringify(spec.name)} is already tracked`);
+    if (this.series.size >= this.options.maxSeries) throw new PredictError('TOO_MANY_SERIES', `cannot track ${JSON.stringify(spec.name)}: the limit is ${this.options.maxSeries} series`);
+    if (spec.threshold !== undefined && !Number.isFinite(spec.threshold)) throw new PredictError('BAD_SERIES_SPEC', `series ${JSON.stringify(spec.name)}: the threshold must be a finite number`);
+    this.series.set(spec.name, {
+      spec: { ...spec },
+      model: new SeriesModel(this.options.fitter, this.options.model),
+      likelihood: new AnomalyLikelihood(this.options.anomaly),
+      lastLikelihood: 0.5,
+    });
+  }
+
+  /** Adds one sample of a series; a non-finite value is dropped and counted. */
+  observe(name: string, value: number): void {
+    const state = this.series.get(name);
+    if (state === undefined) throw new PredictError('UNKNOWN_SERIES', `series ${JSON.stringify(name)} is not tracked`);
+    if (!Number.isFinite(value)) {
+      this.droppedSamples++;
+      return;
+    }
+    state.lastLikelihood = state.likelihood.observe(state.model.observe(value));
+  }
+
+  /** Scores the node and every shard from the latest samples. */
+  score(): EngineScore {
+    const assessments = [...this.series.values()].filter((state) => !Number.isNaN(state.model.last)).map((state) => this.assess(state));
+    const nodeSeries = assessments.filter((a) => a.state.spec.scope.kind === 'node');
+    const node = this.combine(nodeSeries, this.options.nodeCalibration, undefined);
+    const byShard = new Map<number, Assessment[]>();
+    for (const assessment of assessments) {
+      const scope = assessment.state.spec.scope;
+      if (scope.kind === 'shard') byShard.set(scope.shard, [...(byShard.get(scope.shard) ?? []), assessment]);
+    }
+    const shards: Record<string, ScoredUnit> = {};
+    for (const [shard, list] of byShard) shards[String(shard)] = this.combine(list, this.options.shardCalibration, { unit: node, series: nodeSeries });
+    return { horizonSteps: this.options.horizonSteps, node, shards };
+  }
+
+  private assess(state: SeriesState): Assessment {
+    const { horizonSteps, intervalLevel } = this.options;
+    const forecast = state.model.forecast(horizonSteps, intervalLevel);
+    const threshold = state.spec.threshold;
+    const breach =
+      threshold === undefined ? 0 : this.options.breachProbability(forecast.mean, forecast.lower, forecast.upper, threshold, state.spec.direction ?? 'above', intervalLevel);
+    const last = horizonSteps - 1;
+    return {
+      state,
+      anomaly: logScale(state.lastLikelihood),
+      explanation: {
+        series: state.spec.name,
+        value: state.model.last,
+        forecast: forecast.mean[last]!,
+        lower: forecast.lower[last]!,
+        upper: forecast.upper[last]!,
+        threshold: threshold ?? null,
+        breachProbability: breach,
+        anomalyLikelihood: state.lastLikelihood,
+        share: 0,
+      },
+    };
+  }
+
+  /**
+   * Combines series into one calibrated probability. Features: the noisy-OR of the breach
+   * probabilities (any series breaching), the largest log-scaled anomaly likelihood, and for a shard
+   * the node's failure probability. Each series' contribution is its weighted breach and anomaly
+   * terms; a shard's node term is spread over the node's series by their shares.
+   */
+  private combine(list: readonly Assessment[], calibration: Calibration, node: { unit: ScoredUnit; series: readonly Assessment[] } | undefined): ScoredUnit {
+    let noBreach = 1;
+    let anomaly = 0;
+    for (const assessment of list) {
+      noBreach *= 1 - assessment.explanation.breachProbability;
+      anomaly = Math.max(anomaly, assessment.anomaly);
+    }
+    const features: Features = { breach: 1 - noBreach, anomaly };
+    if (node) features.node = node.unit.p;
+    const weightOf = (name: 'breach' | 'anomaly' | 'node') => Math.max(0, calibration.weights[name] ?? 0);
+    const contributions = list.map((a) => ({
+      explanation: a.explanation,
+      amount: weightOf('breach') * a.explanation.breachProbability + weightOf('anomaly') * a.anomaly,
+    }));
+    if (node) {
+      for (const entry of node.unit.top) contributions.push({ explanation: entry, amount: weightOf('node') * node.unit.p * entry.share });
+    }
+    const total = contributions.reduce((sum, c) => sum + c.amount, 0);
+    const top = contributions
+      .map((c) => ({ ...c.explanation, share: total > 0 ? c.amount / total : 0 }))
+      .sort((a, b) => b.share - a.share)
+      .slice(0, this.options.maxExplanations);
+    return { p: applyCalibration(calibration, features), features, top };
+  }
+}

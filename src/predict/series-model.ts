@@ -1,0 +1,253 @@
+/**
+ * The model of one series: an ARIMA model refitted every `refitEvery` samples on a sliding window,
+ * with its order chosen by AIC over a small grid, and updated in O(p+q) per sample in between. At
+ * each refit it also tries a seasonal variant: ARIMA on x minus the median of x one, two and three
+ * periods back, at the window's dominant autocorrelation period, kept when its one-step error
+ * variance is lower (the median keeps a one-off anomaly from echoing a period later). It
+ * yields the one-step residual of every sample, which the anomaly likelihood and the detector use,
+ * and forecasts with intervals for the breach probability.
+ *
+ * Bounded by construction: the window is a fixed ring of `windowSize` doubles plus one scratch copy
+ * for fitting, and the model itself holds O(p+q+d) state.
+ */
+import assert from 'node:assert/strict';
+import type { ArimaForecast, ArimaModel, ArimaOrder } from '../kernels/arima-types.js';
+
+/** What the series model needs from an ARIMA kernel (the WASM kernel or its TypeScript reference). */
+export interface ArimaFitter {
+  readonly name: string;
+  selectArima(series: Float64Array, grid?: readonly ArimaOrder[]): ArimaModel;
+}
+
+/** Options of one series model. */
+export interface SeriesModelOptions {
+  /** Samples in the sliding window each fit sees. */
+  windowSize: number;
+  /** Samples between refits. */
+  refitEvery: number;
+  /** Samples needed before the first fit; until then the forecast is the last value. */
+  minFitSamples: number;
+  /** Order grid searched by AIC at each refit; undefined means the kernel's default grid. */
+  grid?: readonly ArimaOrder[];
+  /** Whether each refit also tries a seasonal difference at the window's dominant period. */
+  seasonal?: boolean;
+}
+
+/** Largest sliding window accepted (the kernel's own limit is 10,000). */
+export const maxWindowSize = 10_000;
+
+/** Defaults for a 1 Hz agent series; `foreshard detect` uses the same. */
+export const defaultSeriesModelOptions: Readonly<SeriesModelOptions> = Object.freeze({
+  windowSize: 400,
+  refitEvery: 200,
+  minFitSamples: 50,
+  seasonal: true,
+});
+
+/** Shortest period the seasonal search considers. */
+const minPeriod = 4;
+/** A period must repeat at least this many times in the window to be estimated. */
+const minPeriodRepeats = 3;
+
+/**
+ * The lag (minPeriod..n/minPeriodRepeats) with the highest autocorrelation among the local maxima of
+ * the sample autocorrelation function, or 0 when no lag correlates positively. O(n²/3).
+ */
+export function dominantPeriod(window: Float64Array): number {
+  const n = window.length;
+  let mean = 0;
+  for (let index = 0; index < n; index++) mean += window[index]!;
+  mean /= n;
+  let variance = 0;
+  for (let index = 0; index < n; index++) variance += (window[index]! - mean) ** 2;
+  if (!(variance > 0)) return 0;
+  const maxLag = Math.floor(n / minPeriodRepeats);
+  let best = 0;
+  let bestCorrelation = 0;
+  let previous = Infinity;
+  let current = autocorrelation(window, mean, variance, minPeriod);
+  for (let lag = minPeriod; lag < maxLag; lag++) {
+    const following = autocorrelation(window, mean, variance, lag + 1);
+    if (current > previous && current >= following && current > bestCorrelation) {
+      best = lag;
+      bestCorrelation = current;
+    }
+    previous = current;
+    current = following;
+  }
+  return best;
+}
+
+/** Periods the seasonal reference takes its median over. */
+const seasonalReferencePeriods = 3;
+
+/** The median of three numbers. */
+function median3(a: number, b: number, c: number): number {
+  return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+}
+
+function autocorrelation(window: Float64Array, mean: number, variance: number, lag: number): number {
+  let sum = 0;
+  for (let index = lag; index < window.length; index++) sum += (window[index]! - mean) * (window[index - lag]! - mean);
+  return sum / variance;
+}
+
+/** Checks options once, at construction (programmer errors: the CLI validates user input first). */
+export function checkSeriesModelOptions(options: SeriesModelOptions): void {
+  assert.ok(Number.isInteger(options.windowSize) && options.windowSize >= 20 && options.windowSize <= maxWindowSize, `windowSize must be 20..${maxWindowSize}`);
+  assert.ok(Number.isInteger(options.refitEvery) && options.refitEvery >= 1, 'refitEvery must be a positive integer');
+  assert.ok(Number.isInteger(options.minFitSamples) && options.minFitSamples >= 20 && options.minFitSamples <= options.windowSize, 'minFitSamples must be 20..windowSize');
+}
+
+/** A sliding-window ARIMA model of one series. */
+export class SeriesModel {
+  private readonly ring: Float64Array;
+  private readonly scratch: Float64Array;
+  private next = 0;
+  private count = 0;
+  private sinceFit = 0;
+  private model: ArimaModel | undefined;
+  private lastValue = NaN;
+  /** Seasonal period the current model differences at, or 0 for none. */
+  private period = 0;
+  private readonly seasonalScratch: Float64Array;
+  /** Fits that threw a kernel error (the model keeps its previous fit, or the naive forecast). */
+  fitFailures = 0;
+  /** Fits done, for the benchmark's amortised cost. */
+  fits = 0;
+
+  constructor(
+    private readonly fitter: ArimaFitter,
+    readonly options: SeriesModelOptions = defaultSeriesModelOptions,
+  ) {
+    checkSeriesModelOptions(options);
+    this.ring = new Float64Array(options.windowSize);
+    this.scratch = new Float64Array(options.windowSize);
+    this.seasonalScratch = new Float64Array(options.seasonal ? options.windowSize : 0);
+  }
+
+  /** The seasonal period in use (0: none). */
+  get seasonalPeriod(): number {
+    return this.period;
+  }
+
+  /**
+   * The seasonal reference for the value `ahead` samples after the latest (0: the latest itself):
+   * the median of the values one, two and three periods earlier. A median, not the value one period
+   * back, so that a one-off anomaly does not echo as a second one a period later.
+   */
+  private seasonalReference(ahead: number): number {
+    const period = this.period;
+    return median3(this.valueAgo(period - ahead), this.valueAgo(2 * period - ahead), this.valueAgo(3 * period - ahead));
+  }
+
+  /** The value `lag` samples before the latest one (lag 0 is the latest); needs lag < samples seen. */
+  private valueAgo(lag: number): number {
+    assert.ok(lag >= 0 && lag < this.count, 'lag beyond the window');
+    return this.ring[(this.next - 1 - lag + 2 * this.ring.length) % this.ring.length]!;
+  }
+
+  /** The current fitted model, if any. */
+  get current(): ArimaModel | undefined {
+    return this.model;
+  }
+
+  /** The last value observed (NaN before the first). */
+  get last(): number {
+    return this.lastValue;
+  }
+
+  /** The one-step forecast of the next value: the model's, or the last value before the first fit. */
+  predictNext(): number {
+    if (!this.model) return this.lastValue;
+    return this.model.predictNext() + (this.period > 0 ? this.seasonalReference(1) : 0);
+  }
+
+  /**
+   * Adds a sample and returns its one-step residual (value minus what was forecast for it), or 0
+   * for the very first sample. Refits when due, after the update, so the new model starts from the
+   * latest window.
+   */
+  observe(x: number): number {
+    assert.ok(Number.isFinite(x), 'series values must be finite (callers drop or reject others)');
+    // In seasonal mode the model sees x_t − x_{t−period}; its one-step error is the same as x's.
+    const input = this.period > 0 ? x - this.seasonalReference(0) : x;
+    const residual = this.model ? this.model.update(input) : Number.isNaN(this.lastValue) ? 0 : x - this.lastValue;
+    this.lastValue = x;
+    this.ring[this.next] = x;
+    this.next = (this.next + 1) % this.ring.length;
+    if (this.count < this.ring.length) this.count++;
+    this.sinceFit++;
+    const due = this.model ? this.sinceFit >= this.options.refitEvery : this.count >= this.options.minFitSamples;
+    if (due) this.refit();
+    return Number.isFinite(residual) ? residual : 0;
+  }
+
+  private refit(): void {
+    this.sinceFit = 0;
+    const window = this.scratch.subarray(0, this.count);
+    const start = this.count < this.ring.length ? 0 : this.next;
+    for (let index = 0; index < this.count; index++) window[index] = this.ring[(start + index) % this.ring.length]!;
+    try {
+      let model = this.fitter.selectArima(window, this.options.grid);
+      let period = 0;
+      this.fits++;
+      if (this.options.seasonal) ({ model, period } = this.preferSeasonal(window, model));
+      this.model = model;
+      this.period = period;
+    } catch (error) {
+      // A kernel error (e.g. a window the fit cannot use) keeps the previous model; it is counted
+      // so the agent can report it, and the next refit tries again.
+      if ((error as { code?: unknown }).code === undefined) throw error;
+      this.fitFailures++;
+    }
+  }
+
+  /**
+   * Fits the seasonal model, x minus its seasonal reference, at the window's dominant period, and
+   * returns it when its one-step error variance beats the plain model's (both forecast x one step
+   * ahead, so their innovation variances compare directly).
+   */
+  private preferSeasonal(window: Float64Array, plain: ArimaModel): { model: ArimaModel; period: number } {
+    const period = dominantPeriod(window);
+    const span = seasonalReferencePeriods * period;
+    // The seasonal fit sees the window less its first three periods; it needs enough of it left.
+    if (period === 0 || this.count - span < this.options.minFitSamples) return { model: plain, period: 0 };
+    const differenced = this.seasonalScratch.subarray(0, this.count - span);
+    for (let index = span; index < this.count; index++) {
+      differenced[index - span] = window[index]! - median3(window[index - period]!, window[index - 2 * period]!, window[index - span]!);
+    }
+    const seasonal = this.fitter.selectArima(differenced, this.options.grid);
+    this.fits++;
+    return seasonal.sigma2 < plain.sigma2 ? { model: seasonal, period } : { model: plain, period: 0 };
+  }
+
+  /** Forecasts `steps` ahead with a central `level` interval; a flat, zero-width one before the first fit. */
+  forecast(steps: number, level: number): ArimaForecast {
+    if (this.model && this.period === 0) return this.model.forecast(steps, level);
+    if (this.model) return this.seasonalForecast(this.model.forecast(steps, level));
+    const flat = new Float64Array(steps).fill(Number.isNaN(this.lastValue) ? 0 : this.lastValue);
+    return { mean: flat, lower: flat.slice(), upper: flat.slice() };
+  }
+
+  /**
+   * Undoes the seasonal difference: x_{t+h} = y_{t+h} + reference_{t+h}, where the reference is the
+   * median of observations one, two and three periods back for h ≤ period, and this same forecast's
+   * mean one period back beyond. The interval is shifted by the same amount (it ignores the extra
+   * variance of the reference, a documented approximation).
+   */
+  private seasonalForecast(forecast: ArimaForecast): ArimaForecast {
+    const steps = forecast.mean.length;
+    const mean = new Float64Array(steps);
+    const lower = new Float64Array(steps);
+    const upper = new Float64Array(steps);
+    for (let step = 0; step < steps; step++) {
+      const back = step + 1 - this.period;
+      const base = back <= 0 ? this.seasonalReference(step + 1) : mean[back - 1]!;
+      mean[step] = forecast.mean[step]! + base;
+      lower[step] = forecast.lower[step]! + base;
+      upper[step] = forecast.upper[step]! + base;
+    }
+    return { mean, lower, upper };
+  }
+}

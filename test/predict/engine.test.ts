@@ -1,0 +1,62 @@
+// Proves the scoring engine's user-visible behaviour: a host series rising toward its threshold
+// raises the node failure probability and the rollback score of every shard, with that series at the
+// top of the explanation; quiet series stay low; limits and bad input give typed errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScoringEngine } from '../../src/predict/engine.js';
+import { PredictError } from '../../src/predict/errors.js';
+import { referenceFitter } from '../../src/predict/kernel.js';
+
+function engineWith(rising: boolean): ScoringEngine {
+  const engine = new ScoringEngine({ fitter: referenceFitter });
+  engine.addSeries({ name: 'cpu', scope: { kind: 'node' }, threshold: 90 });
+  engine.addSeries({ name: 'disk-await', scope: { kind: 'node' }, threshold: 50 });
+  engine.addSeries({ name: 'shard-1/latency-p99', scope: { kind: 'shard', shard: 1 }, threshold: 100 });
+  engine.addSeries({ name: 'shard-2/latency-p99', scope: { kind: 'shard', shard: 2 }, threshold: 100 });
+  for (let t = 0; t < 300; t++) {
+    const wobble = Math.sin(t / 3);
+    engine.observe('cpu', rising ? 20 + t * 0.25 + wobble : 30 + wobble);
+    engine.observe('disk-await', 5 + wobble);
+    engine.observe('shard-1/latency-p99', 10 + wobble);
+    engine.observe('shard-2/latency-p99', 10 + wobble);
+  }
+  return engine;
+}
+
+test('a host series heading for its threshold drives node and shard risk, and is explained', () => {
+  const calm = engineWith(false).score();
+  const risky = engineWith(true).score();
+  assert.ok(calm.node.p < 0.2, `calm node p ${calm.node.p}`);
+  assert.ok(risky.node.p > 0.7, `risky node p ${risky.node.p}`);
+  assert.equal(risky.node.top[0]!.series, 'cpu');
+  assert.equal(risky.node.top[0]!.threshold, 90);
+  assert.ok(risky.node.top[0]!.forecast > risky.node.top[0]!.value, 'the forecast continues the rise');
+  for (const shard of ['1', '2']) {
+    assert.ok(risky.shards[shard]!.p > calm.shards[shard]!.p, `shard ${shard} rises with its node`);
+    assert.equal(risky.shards[shard]!.top[0]!.series, 'cpu');
+  }
+  for (const unit of [risky.node, risky.shards['1']!]) {
+    assert.ok(unit.p >= 0 && unit.p <= 1);
+    const shares = unit.top.reduce((sum, entry) => sum + entry.share, 0);
+    assert.ok(shares <= 1 + 1e-9);
+  }
+});
+
+test('limits and bad input are typed errors; non-finite samples are dropped and counted', () => {
+  const engine = new ScoringEngine({ fitter: referenceFitter, maxSeries: 1 });
+  engine.addSeries({ name: 'a', scope: { kind: 'node' } });
+  const code = (fn: () => void) => {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(error instanceof PredictError);
+      return error.code;
+    }
+    return 'none';
+  };
+  assert.equal(code(() => engine.addSeries({ name: 'b', scope: { kind: 'node' } })), 'TOO_MANY_SERIES');
+  assert.equal(code(() => engine.addSeries({ name: 'a', scope: { kind: 'node' } })), 'DUPLICATE_SERIES');
+  assert.equal(code(() => engine.observe('zzz', 1)), 'UNKNOWN_SERIES');
+  engine.observe('a', NaN);
+  assert.equal(engine.droppedSamples, 1);
+});
