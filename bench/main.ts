@@ -11,7 +11,10 @@ interface Benchmark {
 const benchmarks: Record<string, Benchmark> = {
   predict: { summary: 'scoring engine: CPU per sample and memory per series, kernel vs TS reference', load: () => import('./predict.js') },
   delta: { summary: 'delta codec (WASM, TS reference) vs fossil-delta: MB/s and delta bytes', load: () => import('./delta.js') },
+  agent: { summary: 'a real agent process: CPU and RSS with 100 series at 1 Hz vs prediction off and an idle node process', load: () => import('./agent.js') },
+  store: { summary: 'replicated writes on loopback: writes/s and ack p50/p99 with 0/1/2 shadows; wire bytes with and without deltas', load: () => import('./store.js') },
   arima: { summary: 'ARIMA rolling-origin MAE and fits/s on NAB AWS series vs npm arima and naive; streaming updates/s', load: () => import('./arima.js') },
+  gateway: { summary: 'gateway vs direct data port: get/put ops/s, p50/p99, ratio; pause seen during planned switches', load: () => import('./gateway.js') },
 };
 
 async function main(): Promise<void> {

@@ -158,7 +158,8 @@ export interface SnapshotFrame {
   epoch: number;
   lsn: number;
   seq: number;
-  entries: { key: Uint8Array; value: Uint8Array }[];
+  /** `lsn`: the put that wrote the value, so later deltas against it resolve (absent: the chunk's `lsn`). */
+  entries: { key: Uint8Array; value: Uint8Array; lsn?: number }[];
   done: boolean;
 }
 
@@ -234,7 +235,7 @@ function buildDataFrameSchema(limits: ClientLimits): Schema<DataFrame> {
       ...shardEpoch,
       lsn: lsnSchema,
       seq: uint(),
-      entries: array(object({ key, value }), MAX_SNAPSHOT_CHUNK_ENTRIES),
+      entries: array(object({ key, value, lsn: optional(lsnSchema) }), MAX_SNAPSHOT_CHUNK_ENTRIES),
       done: boolean(),
     }),
     error: object({ type: literal('error'), ...dataPortErrorShape, shard: optional(shardIdSchema) }),

@@ -4,6 +4,9 @@ import { evalCommand } from './eval.js';
 import { brokerCommand } from './broker.js';
 import { restoreCommand } from './restore.js';
 import { conflictsCommand } from './conflicts.js';
+import { agentCommand } from './agent.js';
+import { gatewayCommand } from './gateway.js';
+import { tokenCommand } from './token.js';
 
 /**
  * Every subcommand that works today. A command is listed here only once it does its job: `--help`
@@ -13,4 +16,6 @@ export const commands: readonly Command[] = [
   detectCommand, evalCommand,
   brokerCommand,
   restoreCommand, conflictsCommand,
+  agentCommand,
+  gatewayCommand, tokenCommand,
 ];

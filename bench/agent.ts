@@ -1,0 +1,129 @@
+/**
+ * `npm run bench -- agent [--seconds 60] [--series 100]`: the footprint of a real `foreshard agent`
+ * process sampling 100 series at 1 Hz (the host's own series plus synthetic ones) and publishing
+ * metrics and scores to an embedded broker. Measured from /proc/<pid>/stat (CPU ticks) and
+ * /proc/<pid>/status (RSS) over the run, after a warm-up. Peers measured in the same run, at the
+ * same time: the same agent with prediction off (what forecasting costs), and an idle `node -e`
+ * process (what any Node process costs). Targets (issue 5): under 2% of one core and under 60 MB RSS.
+ * For comparison, Netdata's documentation puts its agent at 1–5% of one core with machine learning on.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { decodeMessage } from '../src/protocol/index.js';
+import { startEmbeddedBroker } from '../src/broker/embedded.js';
+import { table } from './lib/stats.js';
+
+const binPath = new URL('../../bin/foreshard.js', import.meta.url).pathname;
+const cpuTargetPercent = 2;
+const rssTargetBytes = 60 * 1024 * 1024;
+const warmUpMs = 5_000;
+const MiB = 1024 * 1024;
+
+function argument(args: string[], name: string, fallback: number): number {
+  const index = args.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(args[index + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+function clockTicksPerSecond(): number {
+  const result = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const ticks = Number(result.stdout?.trim());
+  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+}
+
+/** utime + stime of `pid`, in clock ticks (proc(5): fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+interface Measured {
+  name: string;
+  child: ChildProcess;
+  startTicks: number;
+  rss: number[];
+}
+
+/** Counts the series in a metrics message of `node` once every source has a value. */
+async function seriesCount(url: string, cluster: string, node: string): Promise<number> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  try {
+    // The third message: rates (CPU, disk, network) need two readings before they have a value.
+    let received = 0;
+    const message = new Promise<Buffer>((resolve) => client.on('message', (_topic, payload) => (++received === 3 ? resolve(payload) : undefined)));
+    await client.subscribeAsync(`foreshard/v1/${cluster}/node/${node}/metrics`);
+    return Object.keys(decodeMessage('metrics', await message).series).length;
+  } finally {
+    await client.endAsync();
+  }
+}
+
+/** Runs the benchmark. */
+export async function run(args: string[]): Promise<void> {
+  const seconds = argument(args, 'seconds', 60);
+  const targetSeries = argument(args, 'series', 100);
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const dataRoot = mkdtempSync(join(tmpdir(), 'foreshard-bench-agent-'));
+  const cluster = `bench-${Date.now().toString(36)}`;
+  const children: ChildProcess[] = [];
+  const startAgent = (node: string, extra: string[]): ChildProcess => {
+    const child = spawn(process.execPath, [binPath, 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], { stdio: 'ignore', env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn' } });
+    children.push(child);
+    return child;
+  };
+  try {
+    // Probe how many series the host gives, so the synthetic ones make up the rest.
+    startAgent('probe', ['--no-prediction']);
+    const hostSeries = await seriesCount(broker.url, cluster, 'probe');
+    children.pop()!.kill('SIGTERM');
+    const synthetic = Math.max(0, targetSeries - hostSeries);
+    const series = ['--synthetic-series', String(synthetic)];
+    const subjects: { name: string; child: ChildProcess }[] = [
+      { name: 'agent, prediction on', child: startAgent('bench-on', series) },
+      { name: 'agent, prediction off (peer)', child: startAgent('bench-off', [...series, '--no-prediction']) },
+      { name: 'idle `node -e` (peer)', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }) },
+    ];
+    children.push(subjects[2]!.child);
+    console.log(`series per agent: ${hostSeries} from the host + ${synthetic} synthetic = ${hostSeries + synthetic}, sampled at 1 Hz; warm-up ${warmUpMs / 1000} s, then ${seconds} s measured`);
+    await new Promise((resolve) => setTimeout(resolve, warmUpMs));
+    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [] }));
+    const startMs = Date.now();
+    while (Date.now() - startMs < seconds * 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (const subject of measured) subject.rss.push(rssBytes(subject.child.pid!));
+    }
+    report(measured, (Date.now() - startMs) / 1000, clockTicksPerSecond());
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await broker.close();
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+function report(measured: Measured[], elapsedS: number, ticksPerSecond: number): void {
+  const rows = measured.map((subject) => {
+    const cpuPercent = ((cpuTicks(subject.child.pid!) - subject.startTicks) / ticksPerSecond / elapsedS) * 100;
+    const rssMax = Math.max(...subject.rss);
+    const rssLast = subject.rss[subject.rss.length - 1] ?? 0;
+    return { name: subject.name, cpuPercent, rssMax, rssLast };
+  });
+  console.log(table([
+    ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB'],
+    ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1)]),
+  ]));
+  const [on, off, idle] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
+  console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);
+  console.log(`target CPU < ${cpuTargetPercent}% of one core: ${on.cpuPercent < cpuTargetPercent ? 'met' : 'NOT met'} (${on.cpuPercent.toFixed(2)}%)`);
+  console.log(`target RSS < ${rssTargetBytes / MiB} MB: ${on.rssMax < rssTargetBytes ? 'met' : 'NOT met'} (${(on.rssMax / MiB).toFixed(1)} MB)`);
+  console.log('for comparison, Netdata documents 1-5% of one core for its agent with machine learning on');
+}

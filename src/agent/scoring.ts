@@ -1,0 +1,169 @@
+/**
+ * Feeds the agent's samples into the scoring engine (src/predict/) and turns its output into the
+ * `node/<node>/score` message (DESIGN.md §4, §5.2): the node's failure probability and the rollback
+ * score of every shard this node holds, each with its explanation.
+ *
+ * Which series count where: every sampled series (host, the store's own, synthetic) belongs to the
+ * node; each replica adds its own replication lag as a series of its shard, named
+ * `shard.<id>.replication_lag_ms`. The engine folds the node's probability into every shard's score,
+ * so a shard whose own series are quiet still rises with its node. A shard held here but not yet
+ * observed gets the node's probability and explanation.
+ *
+ * SLO thresholds come from the profile: a series with `max` breaches above it, one with only `min`
+ * below it. Series without an SLO still move the score through their anomaly likelihood, but they
+ * are left out of the `top` lists on the wire, whose entries must name a threshold; so the shares of
+ * a `top` list may sum to less than 1.
+ */
+import type { Profile, SloThreshold } from '../profiles/index.js';
+import { isSeriesName } from '../metrics/index.js';
+import { ScoringEngine, maxHorizonSteps, type EngineOptions, type Explanation, type ScoredUnit, type SeriesSpec } from '../predict/engine.js';
+import { PredictError } from '../predict/errors.js';
+import { maxWindowSize, defaultSeriesModelOptions } from '../predict/series-model.js';
+import { MAX_EXPLANATION_ENTRIES, MAX_SHARDS_PER_SCORE, type ExplainedProbability, type ExplanationEntry, type Score } from '../protocol/index.js';
+import type { ReplicaFigures } from './shard-host.js';
+
+/** Most series the agent's engine tracks: node series (≤ 512, the metrics payload limit) plus shard series. */
+export const MAX_SCORED_SERIES = 4096;
+
+/** The series name of a shard's own replication lag. */
+export function shardLagSeries(shard: number): string {
+  return `shard.${shard}.replication_lag_ms`;
+}
+
+/** Counters for `/metrics`. */
+export interface ScorerCounters {
+  /** Samples fed to the engine, one per series per tick. */
+  observations: number;
+  /** Series the engine refused to track (over {@link MAX_SCORED_SERIES}). */
+  refusedSeries: number;
+  /** Non-finite samples the engine dropped. */
+  droppedSamples: number;
+  /** Explanation entries left out of the wire message because a number was not finite. */
+  droppedExplanations: number;
+}
+
+/** The engine options a profile implies (horizon in samples, window, refit cadence, order grid). */
+export function engineOptionsFor(profile: Profile): Partial<EngineOptions> {
+  const { sampleIntervalMs } = profile.sampling;
+  const { horizonS, windowSamples, refitEvery, arimaGrid } = profile.prediction;
+  const windowSize = Math.max(20, Math.min(maxWindowSize, windowSamples));
+  const grid = arimaGrid.p.flatMap((p) => arimaGrid.d.flatMap((d) => arimaGrid.q.map((q) => ({ p, d, q }))));
+  return {
+    horizonSteps: Math.max(1, Math.min(maxHorizonSteps, Math.ceil((horizonS * 1000) / sampleIntervalMs))),
+    maxSeries: MAX_SCORED_SERIES,
+    maxExplanations: MAX_EXPLANATION_ENTRIES,
+    model: {
+      ...defaultSeriesModelOptions,
+      windowSize,
+      refitEvery: Math.max(1, Math.min(refitEvery, windowSize)),
+      minFitSamples: Math.min(defaultSeriesModelOptions.minFitSamples, windowSize),
+      grid,
+    },
+  };
+}
+
+/** The threshold and direction of a series from its SLO, when it has one. */
+function sloSpec(slo: SloThreshold | undefined): Pick<SeriesSpec, 'threshold' | 'direction'> {
+  if (slo?.max !== undefined) return { threshold: slo.max, direction: 'above' };
+  if (slo?.min !== undefined) return { threshold: slo.min, direction: 'below' };
+  return {};
+}
+
+/** Turns samples into scores; see the module comment. */
+export class Scorer {
+  private readonly engine: ScoringEngine;
+  /** Tracked series and the side of their threshold that is a breach. */
+  private readonly known = new Map<string, 'above' | 'below'>();
+  private readonly refused = new Set<string>();
+  private readonly counts = { observations: 0, refusedSeries: 0, droppedExplanations: 0 };
+
+  constructor(
+    private readonly profile: Profile,
+    engineOverrides: Partial<EngineOptions> = {},
+  ) {
+    this.engine = new ScoringEngine({ ...engineOptionsFor(profile), ...engineOverrides });
+  }
+
+  /** Feeds one tick: the node's series and each replica's lag. */
+  observe(series: Readonly<Record<string, number>>, replicas: readonly ReplicaFigures[]): void {
+    for (const [name, value] of Object.entries(series)) {
+      const slo = isSeriesName(name) ? this.profile.slo[name] : undefined;
+      this.feed({ name, scope: { kind: 'node' }, ...sloSpec(slo) }, value);
+    }
+    for (const replica of replicas) {
+      if (replica.replicationLagMs === undefined) continue;
+      const spec: SeriesSpec = { name: shardLagSeries(replica.shard), scope: { kind: 'shard', shard: replica.shard }, ...sloSpec(this.profile.slo.replication_lag_ms) };
+      this.feed(spec, replica.replicationLagMs);
+    }
+  }
+
+  /** The score message for `heldShards` (the shards this node holds now) at `ts`. */
+  score(ts: number, heldShards: readonly number[]): Score {
+    const result = this.engine.score();
+    const node = this.explained(result.node);
+    const shards: Record<string, ExplainedProbability> = {};
+    for (const shard of heldShards.slice(0, MAX_SHARDS_PER_SCORE)) {
+      const unit = result.shards[String(shard)];
+      shards[String(shard)] = unit === undefined ? node : this.explained(unit);
+    }
+    return { ts, horizonS: this.profile.prediction.horizonS, node, shards };
+  }
+
+  /** Counters for `/metrics`. */
+  counters(): ScorerCounters {
+    return { ...this.counts, droppedSamples: this.engine.droppedSamples };
+  }
+
+  private feed(spec: SeriesSpec, value: number): void {
+    if (!this.known.has(spec.name)) {
+      if (this.refused.has(spec.name)) return;
+      try {
+        this.engine.addSeries(spec);
+      } catch (error) {
+        if (!(error instanceof PredictError)) throw error;
+        // Counted and remembered, so a refused series costs one attempt, not one per tick.
+        if (this.refused.size < MAX_SCORED_SERIES) this.refused.add(spec.name);
+        this.counts.refusedSeries += 1;
+        return;
+      }
+      this.known.set(spec.name, spec.direction ?? 'above');
+    }
+    this.engine.observe(spec.name, value);
+    this.counts.observations += 1;
+  }
+
+  private explained(unit: ScoredUnit): ExplainedProbability {
+    const top: ExplanationEntry[] = [];
+    for (const explanation of unit.top) {
+      const entry = toEntry(explanation, this.known.get(explanation.series) ?? 'above');
+      if (entry === undefined) {
+        if (explanation.threshold !== null) this.counts.droppedExplanations += 1;
+        continue;
+      }
+      top.push(entry);
+    }
+    return { p: clamp01(unit.p), top };
+  }
+}
+
+function clamp01(value: number): number {
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
+}
+
+/** The wire form of one explanation, or undefined when it has no threshold or a number is not finite. */
+function toEntry(explanation: Explanation, direction: 'above' | 'below'): ExplanationEntry | undefined {
+  const { series, value, forecast, lower, upper, threshold } = explanation;
+  if (threshold === null || ![value, forecast, lower, upper, threshold].every(Number.isFinite)) return undefined;
+  return {
+    series,
+    value,
+    forecast,
+    lower,
+    upper,
+    threshold,
+    direction,
+    breachProbability: clamp01(explanation.breachProbability),
+    anomalyLikelihood: clamp01(explanation.anomalyLikelihood),
+    share: clamp01(explanation.share),
+  };
+}

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { UsageError, type Command, type ParsedOptions } from '../command.js';
+import { numberOption } from '../parse.js';
+import { startAgent } from '../../agent/agent.js';
+import { AgentError } from '../../agent/errors.js';
+import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
+import { openReplicationHost } from '../../agent/replication-host.js';
+import { createLogger } from '../../common/log.js';
+
+const d = AGENT_DEFAULTS;
+
+function required(options: ParsedOptions, name: string): string {
+  const value = options[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function optionalString(options: ParsedOptions, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The MQTT password: from --mqtt-password-file (its first line), else FORESHARD_MQTT_PASSWORD. */
+function mqttPassword(options: ParsedOptions): string | undefined {
+  const file = optionalString(options, 'mqtt-password-file');
+  if (file === undefined) return process.env.FORESHARD_MQTT_PASSWORD;
+  try {
+    return readFileSync(file, 'utf8').split(/\r?\n/, 1)[0];
+  } catch (error) {
+    throw new AgentError('AGENT_BAD_MQTT_FILE', `--mqtt-password-file ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function protocolVersion(options: ParsedOptions): 4 | 5 {
+  const raw = String(options['mqtt-protocol']);
+  if (raw === '3.1.1' || raw === '4') return 4;
+  if (raw === '5') return 5;
+  throw new UsageError(`--mqtt-protocol must be 3.1.1 or 5, got ${JSON.stringify(raw)}`);
+}
+
+function agentInput(options: ParsedOptions): AgentOptionsInput {
+  const username = optionalString(options, 'mqtt-username');
+  const password = mqttPassword(options);
+  const nodeExporterUrl = optionalString(options, 'node-exporter');
+  const clusterKeyFile = optionalString(options, 'cluster-key-file');
+  const ca = optionalString(options, 'mqtt-ca');
+  const cert = optionalString(options, 'mqtt-cert');
+  const key = optionalString(options, 'mqtt-key');
+  return {
+    brokerUrl: required(options, 'broker'),
+    nodeId: required(options, 'node-id'),
+    cluster: String(options.cluster),
+    profile: required(options, 'profile'),
+    dataDir: required(options, 'data-dir'),
+    httpHost: String(options['http-host']),
+    httpPort: numberOption(options, 'http-port', 0, 65535),
+    dataHost: String(options['data-host']),
+    dataPort: numberOption(options, 'data-port', 0, 65535),
+    advertiseHost: String(options['advertise-host']),
+    ...(nodeExporterUrl !== undefined ? { nodeExporterUrl } : {}),
+    ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
+    prediction: options['no-prediction'] !== true,
+    syntheticSeries: numberOption(options, 'synthetic-series', 0, Number.MAX_SAFE_INTEGER),
+    mqtt: {
+      protocolVersion: protocolVersion(options),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(ca !== undefined ? { caFile: ca } : {}),
+      ...(cert !== undefined ? { certFile: cert } : {}),
+      ...(key !== undefined ? { keyFile: key } : {}),
+      keepaliveS: numberOption(options, 'mqtt-keepalive', 0, Number.MAX_SAFE_INTEGER),
+      reconnectMaxMs: numberOption(options, 'mqtt-reconnect-max-ms', 0, Number.MAX_SAFE_INTEGER),
+      offlineBufferMessages: numberOption(options, 'offline-buffer-messages', 0, Number.MAX_SAFE_INTEGER),
+      offlineBufferBytes: numberOption(options, 'offline-buffer-bytes', 0, Number.MAX_SAFE_INTEGER),
+    },
+  };
+}
+
+/** `foreshard agent`: the process on every storage host (DESIGN.md §1). */
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run a storage host: shard replicas, metrics, forecasts and scores over MQTT',
+  usage: '--broker <mqtt-url> --node-id <id> --profile <name|path> --data-dir <dir> [options]',
+  details: [
+    'Publishes under foreshard/v1/<cluster>/node/<node-id>/: state (birth, retained; the will marks it',
+    'offline), metrics and score every sample interval of the profile, and cmd-result for each command',
+    'received on cmd. Serves GET /metrics (Prometheus text) and GET /healthz (JSON, 200 or 503) on',
+    '--http-port, and the data port (WebSocket) on --data-port.',
+    'The MQTT password comes from --mqtt-password-file or the FORESHARD_MQTT_PASSWORD variable.',
+    'The cluster key file holds at least 32 bytes, as hex text (`openssl rand -hex 32`) or raw bytes;',
+    'without it every command is refused. An invalid profile is refused at start with every problem listed.',
+  ].join('\n'),
+  options: {
+    broker: { type: 'string', description: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', valueName: '<mqtt-url>' },
+    'node-id': { type: 'string', description: 'this node\'s id, unique in the cluster', valueName: '<id>' },
+    cluster: { type: 'string', description: 'cluster name (the topic root foreshard/v1/<cluster>/)', default: d.cluster, valueName: '<name>' },
+    profile: { type: 'string', description: 'firmware profile: a name in firmware-profiles/ or a path', valueName: '<name|path>' },
+    'data-dir': { type: 'string', description: 'directory for this node\'s shard replicas', valueName: '<dir>' },
+    'http-host': { type: 'string', description: 'address for /metrics and /healthz', default: d.httpHost, valueName: '<addr>' },
+    'http-port': { type: 'string', description: 'port for /metrics and /healthz (0: any free port)', default: String(d.httpPort), valueName: '<n>' },
+    'data-host': { type: 'string', description: 'address for the data port', default: d.dataHost, valueName: '<addr>' },
+    'data-port': { type: 'string', description: 'data port for gateways and shadows (0: any free port)', default: String(d.dataPort), valueName: '<n>' },
+    'advertise-host': { type: 'string', description: 'host name others reach the data port by (in the birth\'s dataUrl)', default: hostname(), valueName: '<host>' },
+    'node-exporter': { type: 'string', description: 'read host metrics from this node_exporter instead of /proc', valueName: '<url>' },
+    'cluster-key-file': { type: 'string', description: 'file with the cluster key that signs coordinator commands', valueName: '<file>' },
+    'mqtt-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
+    'mqtt-password-file': { type: 'string', description: 'file whose first line is the MQTT password', valueName: '<file>' },
+    'mqtt-ca': { type: 'string', description: 'PEM file of the CA that signed the broker\'s certificate', valueName: '<file>' },
+    'mqtt-cert': { type: 'string', description: 'PEM client certificate for the broker (with --mqtt-key)', valueName: '<file>' },
+    'mqtt-key': { type: 'string', description: 'PEM private key of --mqtt-cert', valueName: '<file>' },
+    'mqtt-protocol': { type: 'string', description: 'MQTT version: 3.1.1 or 5', default: '3.1.1', valueName: '<version>' },
+    'mqtt-keepalive': { type: 'string', description: 'MQTT keep-alive in seconds (the will fires 1.5x after silence)', default: String(d.keepaliveS), valueName: '<s>' },
+    'mqtt-reconnect-max-ms': { type: 'string', description: 'longest wait between reconnect attempts (backoff from 250 ms)', default: String(d.reconnectMaxMs), valueName: '<ms>' },
+    'offline-buffer-messages': { type: 'string', description: 'latest messages kept while the broker is unreachable', default: String(d.offlineBufferMessages), valueName: '<n>' },
+    'offline-buffer-bytes': { type: 'string', description: 'bytes kept while the broker is unreachable', default: String(d.offlineBufferBytes), valueName: '<n>' },
+    'no-prediction': { type: 'boolean', description: 'sample and publish metrics, but no forecasts or scores', default: false },
+    'synthetic-series': { type: 'string', description: 'extra synthetic series to sample, for load tests', default: String(d.syntheticSeries), valueName: '<n>' },
+  },
+  async run(positionals, options) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const agentOptions = resolveAgentOptions(agentInput(options));
+    const logger = createLogger('agent');
+    const agent = await startAgent(agentOptions, openReplicationHost, logger);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await agent.stop();
+    return 0;
+  },
+};

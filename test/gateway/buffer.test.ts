@@ -1,0 +1,59 @@
+// Proves the per-shard switch buffer releases held requests in arrival order once the shard opens,
+// waits past a FENCED answer for a newer routing version, and refuses with UNAVAILABLE (with
+// retryAfterMs) when full or past maxPauseMs. Driven by an injected clock, so no timing decides.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GatewayError, ShardBuffers } from '../../src/gateway/index.js';
+
+const limits = { maxPauseMs: 1_000, maxBufferedOps: 3, maxBufferedBytes: 100, retryAfterMs: 250 };
+
+test('held requests are released in arrival order when the shard opens', async () => {
+  const buffers = new ShardBuffers(limits);
+  const order: number[] = [];
+  const held = [1, 2, 3].map((n) => buffers.hold(7, 1).then(() => order.push(n)));
+  assert.equal(buffers.holding(7), true);
+  buffers.update(7, 5, false); // still paused
+  assert.equal(buffers.size(), 3);
+  buffers.update(7, 6, true);
+  await Promise.all(held);
+  assert.deepEqual(order, [1, 2, 3]);
+  assert.equal(buffers.holding(7), false);
+});
+
+test('a full buffer refuses with UNAVAILABLE and retryAfterMs', async () => {
+  const buffers = new ShardBuffers(limits);
+  const held = [buffers.hold(1, 1), buffers.hold(1, 1), buffers.hold(1, 1)];
+  await assert.rejects(buffers.hold(1, 1), (error: GatewayError) => error.code === 'UNAVAILABLE' && error.retryAfterMs === 250);
+  await assert.rejects(new ShardBuffers(limits).hold(2, 101), (error: GatewayError) => error.code === 'UNAVAILABLE');
+  buffers.update(1, 1, true);
+  await Promise.all(held);
+});
+
+test('a request held past maxPauseMs gets UNAVAILABLE; the shard stays held', async () => {
+  let nowMs = 0;
+  const buffers = new ShardBuffers({ ...limits, maxPauseMs: 5 }, () => nowMs);
+  const first = buffers.hold(3, 1);
+  nowMs = 10;
+  await assert.rejects(first, (error: GatewayError) => error.code === 'UNAVAILABLE' && error.retryAfterMs === 250);
+  assert.equal(buffers.holding(3), true);
+  const second = buffers.hold(3, 1);
+  buffers.update(3, 2, true);
+  await second;
+});
+
+test('after FENCED the shard is held until a newer routing version opens it', async () => {
+  const buffers = new ShardBuffers(limits);
+  buffers.fence(4, 10);
+  const held = buffers.hold(4, 1);
+  buffers.update(4, 10, true); // same version: the fenced primary is still routed
+  assert.equal(buffers.size(), 1);
+  buffers.update(4, 11, true);
+  await held;
+});
+
+test('refuseAll answers every held request UNAVAILABLE', async () => {
+  const buffers = new ShardBuffers(limits);
+  const held = buffers.hold(9, 1);
+  buffers.refuseAll(9, 'gone');
+  await assert.rejects(held, (error: GatewayError) => error.code === 'UNAVAILABLE');
+});
