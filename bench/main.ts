@@ -9,6 +9,7 @@ interface Benchmark {
 
 // One line per benchmark; each module exports `run(args)`.
 const benchmarks: Record<string, Benchmark> = {
+  coordinator: { summary: 'decision time per score update at 1,000 nodes / 10,000 shards vs a full-scan peer', load: () => import('./coordinator.js') },
   predict: { summary: 'scoring engine: CPU per sample and memory per series, kernel vs TS reference', load: () => import('./predict.js') },
   delta: { summary: 'delta codec (WASM, TS reference) vs fossil-delta: MB/s and delta bytes', load: () => import('./delta.js') },
   agent: { summary: 'a real agent process: CPU and RSS with 100 series at 1 Hz vs prediction off and an idle node process', load: () => import('./agent.js') },

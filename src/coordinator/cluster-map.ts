@@ -1,0 +1,133 @@
+/**
+ * The cluster map: every node the coordinator has heard of, whether it is alive, and how risky it is.
+ * Births and wills come from `node/<node>/state`; every score or metrics message counts as a
+ * heartbeat. A will only counts when it names the node's current session, because a will from a
+ * previous life can arrive after the birth of the next one.
+ *
+ * @module
+ */
+import { CoordinatorError } from './errors.js';
+import type { NodeBirth, ScoreContribution } from './types.js';
+
+/** `online`: heard from recently. `suspect`: heartbeats stopped. `offline`: its will arrived. */
+export type NodeLiveness = 'online' | 'suspect' | 'offline';
+
+/** What the coordinator knows about one node. */
+export interface NodeInfo {
+  readonly name: string;
+  liveness: NodeLiveness;
+  session: string;
+  dataUrl: string;
+  profile: string;
+  lastHeartbeatMs: number;
+  /** The node failure probability of its last score, 0 until one arrives. */
+  failureP: number;
+  failureTop: ScoreContribution[];
+  /** `ts` of the last score taken, so duplicated or reordered scores are ignored. */
+  lastScoreTs: number;
+  /** Since when the failure probability has stayed below the pre-replication threshold (null: it is not). */
+  lowRiskSinceMs: number | null;
+  /** When the will arrived or heartbeats stopped, for the outcome of incidents. */
+  downSinceMs: number | null;
+}
+
+/** How a birth changed the map, so the parent can react. */
+export type BirthChange = 'new' | 'restarted' | 'same';
+
+/** The cluster map. */
+export class ClusterMap {
+  private readonly nodes = new Map<string, NodeInfo>();
+
+  constructor(private readonly maxNodes: number) {}
+
+  /** The node named `name`, if known. */
+  get(name: string): NodeInfo | undefined {
+    return this.nodes.get(name);
+  }
+
+  /** Every known node, in name order (deterministic iteration for decisions). */
+  all(): NodeInfo[] {
+    return [...this.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Takes a birth: a new node, a restarted one (new session), or a duplicate. */
+  birth(name: string, message: NodeBirth, nowMs: number): BirthChange {
+    const known = this.nodes.get(name);
+    if (!known) {
+      if (this.nodes.size >= this.maxNodes) throw new CoordinatorError('TOO_MANY_NODES', `more than ${this.maxNodes} nodes`);
+      this.nodes.set(name, {
+        name,
+        liveness: 'online',
+        session: message.session,
+        dataUrl: message.dataUrl,
+        profile: message.profile,
+        lastHeartbeatMs: nowMs,
+        failureP: 0,
+        failureTop: [],
+        lastScoreTs: -Infinity,
+        lowRiskSinceMs: nowMs,
+        downSinceMs: null,
+      });
+      return 'new';
+    }
+    const restarted = known.session !== message.session;
+    const wasDown = known.liveness !== 'online';
+    known.session = message.session;
+    known.dataUrl = message.dataUrl;
+    known.profile = message.profile;
+    known.liveness = 'online';
+    known.lastHeartbeatMs = nowMs;
+    known.downSinceMs = null;
+    if (restarted) known.lastScoreTs = -Infinity;
+    return restarted || wasDown ? 'restarted' : 'same';
+  }
+
+  /** Takes a will; true when it was for the current session and the node is now offline. */
+  will(name: string, session: string, nowMs: number): boolean {
+    const known = this.nodes.get(name);
+    if (!known || known.session !== session || known.liveness === 'offline') return false;
+    known.liveness = 'offline';
+    known.downSinceMs ??= nowMs;
+    return true;
+  }
+
+  /** Counts a heartbeat; true when it brought a suspect node back. */
+  heartbeat(name: string, nowMs: number): boolean {
+    const known = this.nodes.get(name);
+    if (!known || known.liveness === 'offline') return false;
+    known.lastHeartbeatMs = nowMs;
+    if (known.liveness !== 'suspect') return false;
+    known.liveness = 'online';
+    known.downSinceMs = null;
+    return true;
+  }
+
+  /** Marks online nodes whose heartbeats stopped as suspect, and returns them. */
+  sweepHeartbeats(nowMs: number, timeoutMs: number): NodeInfo[] {
+    const stopped: NodeInfo[] = [];
+    for (const node of this.nodes.values()) {
+      if (node.liveness === 'online' && nowMs - node.lastHeartbeatMs > timeoutMs) {
+        node.liveness = 'suspect';
+        node.downSinceMs = nowMs;
+        stopped.push(node);
+      }
+    }
+    return stopped;
+  }
+
+  /** True when `name` is alive as far as the coordinator knows. */
+  isOnline(name: string): boolean {
+    return this.nodes.get(name)?.liveness === 'online';
+  }
+
+  /** True when `name`'s will arrived for its current session: it cannot accept writes any more. */
+  isDead(name: string): boolean {
+    return this.nodes.get(name)?.liveness === 'offline';
+  }
+
+  /** The node failure probability, 1 for unknown or dead nodes so they are never chosen. */
+  risk(name: string): number {
+    const node = this.nodes.get(name);
+    return node && node.liveness === 'online' ? node.failureP : 1;
+  }
+}

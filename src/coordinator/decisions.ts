@@ -1,0 +1,97 @@
+/**
+ * The pure leaves of the coordinator's decisions (DESIGN §3): the run of high scores, whether a
+ * switch may start, and which replica becomes the primary. They take plain values and return plain
+ * values, so they are tested without any clock or transport.
+ *
+ * @module
+ */
+import type { CoordinatorOptions } from './options.js';
+
+/**
+ * The run of scores above the threshold after one more score: a score at or below the threshold
+ * ends the run, so a noisy score that dips once does not switch (hysteresis).
+ */
+export function nextStreak(streak: number, p: number, switchThreshold: number): number {
+  return p > switchThreshold ? streak + 1 : 0;
+}
+
+/** What a planned switch waits for, if anything. */
+export type SwitchBlock = 'automation-paused' | 'busy' | 'cool-down' | 'limit' | null;
+
+/** Whether an automatic planned switch of a shard may start now, and if not, why. */
+export function switchBlock(input: {
+  automationPaused: boolean;
+  busy: boolean;
+  lastSwitchMs: number;
+  nowMs: number;
+  switchesInFlight: number;
+  options: Pick<CoordinatorOptions, 'switchCooldownMs' | 'maxSwitchesInFlight'>;
+}): SwitchBlock {
+  if (input.automationPaused) return 'automation-paused';
+  if (input.busy) return 'busy';
+  if (input.nowMs - input.lastSwitchMs < input.options.switchCooldownMs) return 'cool-down';
+  if (input.switchesInFlight >= input.options.maxSwitchesInFlight) return 'limit';
+  return null;
+}
+
+/** A shadow that could become the primary. */
+export interface Candidate {
+  node: string;
+  /** Its node's failure probability. */
+  risk: number;
+  /** Its last reported received lsn, if known. */
+  receivedLsn?: number;
+  /** The epoch of its last received entry, if known. */
+  lastEpoch?: number;
+  /** False when its last report says it is not receiving (not a shadow): it cannot catch up by itself. */
+  receiving?: boolean;
+}
+
+/** A candidate from a node's risk and its last replica report, if any. */
+export function candidate(node: string, risk: number, report?: { role: string; receivedLsn: number; lastEpoch?: number }): Candidate {
+  if (!report) return { node, risk };
+  return { node, risk, receivedLsn: report.receivedLsn, receiving: report.role === 'shadow', lastEpoch: report.lastEpoch ?? 0 };
+}
+
+/**
+ * The healthiest caught-up shadow: among shadows below `maxRisk`, those known to have received
+ * through `throughLsn` come first, then those not known to lag, then those lagging but receiving,
+ * then those not receiving at all; within each, the lowest node failure probability, then the name
+ * (so the choice is deterministic). Null when none qualifies.
+ */
+export function healthiestCaughtUp(candidates: readonly Candidate[], throughLsn: number, maxRisk: number): Candidate | null {
+  let best: Candidate | null = null;
+  let bestRank = Infinity;
+  for (const option of candidates) {
+    if (option.risk >= maxRisk) continue;
+    const rank = option.receivedLsn === undefined ? 1 : option.receivedLsn >= throughLsn ? 0 : option.receiving === false ? 3 : 2;
+    if (best === null || rank < bestRank || (rank === bestRank && compareRisk(option, best) < 0)) {
+      best = option;
+      bestRank = rank;
+    }
+  }
+  return best;
+}
+
+/**
+ * The replica with the most recent log (unplanned failover): the highest epoch of its last entry,
+ * then the highest received lsn. It holds every acknowledged write, because a write is acknowledged
+ * only once a shadow received it, shadows receive in lsn order, and a log with entries of the newest
+ * epoch holds the whole prefix its primary was promoted with. Ties go to the healthiest node.
+ */
+export function highestReceived<T extends Candidate & { receivedLsn: number }>(candidates: readonly T[]): T | null {
+  let best: T | null = null;
+  for (const option of candidates) {
+    const epochOrder = (option.lastEpoch ?? 0) - (best?.lastEpoch ?? 0);
+    const newer = best === null || epochOrder > 0 || (epochOrder === 0 && option.receivedLsn > best.receivedLsn);
+    if (newer || (epochOrder === 0 && option.receivedLsn === best!.receivedLsn && compareRisk(option, best!) < 0)) {
+      best = option;
+    }
+  }
+  return best;
+}
+
+function compareRisk(a: Candidate, b: Candidate): number {
+  if (a.risk !== b.risk) return a.risk - b.risk;
+  return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
+}

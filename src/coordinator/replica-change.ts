@@ -1,0 +1,181 @@
+/**
+ * The background operation that changes a shard's set of shadows: add a shadow (pre-replication, a
+ * rebalance move, an old primary rejoining, a repair of a shard short of shadows), and remove one (an extra shadow no longer needed, the
+ * source of a move). The shard's primary and epoch never change here.
+ *
+ Two invariants make this safe next to failovers, with writes acknowledged once one shadow has them:
+ * - every replica that may follow the primary (and so may hold an acknowledged write) is listed in
+ *   routing: a new shadow is listed before it is told to follow, and a removed one is unlisted only
+ *   once its agent confirms the drop (a listed node without a replica just answers `NO_REPLICA`);
+ * - a shadow is dropped only once another listed shadow holds everything it held: it is first
+ *   fenced, so it stops receiving (and acknowledging), and reports its last lsn;
+ *   then the other shadows are polled until one has received through that lsn.
+ *
+ * @module
+ */
+import { readReplicaReport, ShardOperation, type NodeChange, type OperationContext, type OperationKind, type PendingCommand } from './operation.js';
+import type { CommandResultMessage } from './types.js';
+
+/** What to change. */
+export interface ReplicaChangePlan {
+  kind: Extract<OperationKind, 'pre-replicate' | 'remove-extra' | 'move' | 'rejoin' | 'repair'>;
+  /** The node that gets a new shadow. */
+  add: string | null;
+  /** The node whose replica goes. */
+  remove: string | null;
+  /** Whether the added shadow is an extra one from pre-replication. */
+  extra: boolean;
+}
+
+type Phase = 'adding' | 'fencing' | 'polling' | 'dropping';
+const phaseOf: Record<string, Phase> = { follow: 'adding', fence: 'fencing', report: 'polling', drop: 'dropping' };
+
+/** How many times the remaining shadows are polled for catching up before a removal gives up. */
+export const maxCatchUpPolls = 50;
+
+/** Adds and/or removes one shadow of one shard. */
+export class ReplicaChange extends ShardOperation {
+  readonly background = true;
+  readonly kind: ReplicaChangePlan['kind'];
+  private epoch = 0;
+  private primary = '';
+  /** The removed shadow's last lsn once fenced; null before. */
+  private removedLsn: number | null = null;
+  /** The step in progress; answers for any other step (late duplicates) are ignored. */
+  private phase: Phase = 'adding';
+
+  constructor(
+    shard: number,
+    readonly plan: ReplicaChangePlan,
+  ) {
+    super(shard);
+    this.kind = plan.kind;
+  }
+
+  /** Lists the new shadow and tells it to follow, or fences the one to remove. */
+  start(ctx: OperationContext): void {
+    const route = ctx.routing.get(this.shard)!;
+    if (route.primary === null || route.writes !== 'open') return ctx.finish(this);
+    this.epoch = route.epoch;
+    this.primary = route.primary;
+    if (this.plan.add === null) return this.fenceRemoved(ctx);
+    this.addToRouting(ctx);
+    if (!ctx.send(this, this.plan.add, 'follow', this.shard, this.epoch, { primary: this.primary })) ctx.finish(this);
+  }
+
+  /** Moves on to the next step once a command answers. */
+  onResult(ctx: OperationContext, pending: PendingCommand, message: CommandResultMessage): void {
+    if (!this.stillCurrent(ctx)) return ctx.finish(this);
+    const report = readReplicaReport(message.result);
+    if (phaseOf[pending.command.type] !== this.phase) return;
+    switch (pending.command.type) {
+      case 'follow':
+        if (!message.ok) {
+          // A refused follow changed nothing on the agent: a node this change listed can leave routing
+          // again, but one listed before may hold a log a failover needs, so it stays.
+          ctx.log('warn', 'FOLLOW_REFUSED', `shard ${this.shard}: ${pending.node} refused to follow: ${message.error?.code ?? '?'}`);
+          return this.listedByThisChange ? this.removeFromRouting(ctx, pending.node) : ctx.finish(this);
+        }
+        if (this.plan.kind === 'rejoin') ctx.clearRecovering(this.shard, pending.node);
+        return this.plan.remove === null ? ctx.finish(this) : this.fenceRemoved(ctx);
+      case 'fence':
+        if (!message.ok && message.error?.code === 'NO_REPLICA') return this.removeFromRouting(ctx, pending.node);
+        if (!message.ok || !report) return ctx.finish(this);
+        this.removedLsn = report.receivedLsn;
+        this.phase = 'polling';
+        return this.pollOthers(ctx, 1);
+      case 'report':
+        if (message.ok && report && this.removedLsn !== null && report.receivedLsn >= this.removedLsn) return this.sendDrop(ctx);
+        if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');
+        this.resend(ctx, pending);
+        return;
+      case 'drop':
+        if (message.ok) return this.removeFromRouting(ctx, pending.node);
+        ctx.log('warn', 'DROP_REFUSED', `shard ${this.shard}: ${pending.node} refused to drop: ${message.error?.code ?? '?'}`);
+        return ctx.finish(this);
+      default:
+        return;
+    }
+  }
+
+  /** Retries a step, then gives up; a replica whose removal is unconfirmed stays listed, which is safe. */
+  onTimeout(ctx: OperationContext, pending: PendingCommand): void {
+    if (phaseOf[pending.command.type] !== this.phase) return;
+    const limit = pending.command.type === 'report' ? maxCatchUpPolls : ctx.options.maxStepAttempts;
+    if (pending.attempt < limit && ctx.cluster.isOnline(pending.node) && this.stillCurrent(ctx)) {
+      this.resend(ctx, pending);
+      return;
+    }
+    if (pending.command.type !== 'report' || !this.anyPollPending) this.giveUp(ctx, `${pending.command.type} on ${pending.node} unanswered`);
+  }
+
+  /** The primary going down ends the change; the failover takes it from there. */
+  override onNodeChange(ctx: OperationContext, node: string, change: NodeChange): void {
+    if (change !== 'up' && node === this.primary) ctx.finish(this);
+  }
+
+  private anyPollPending = false;
+  /** True when this change put the added node in routing (it was not listed before). */
+  private listedByThisChange = false;
+
+  private stillCurrent(ctx: OperationContext): boolean {
+    const route = ctx.routing.get(this.shard)!;
+    return route.epoch === this.epoch && route.primary === this.primary;
+  }
+
+  private giveUp(ctx: OperationContext, why: string): void {
+    ctx.log('warn', 'REPLICA_CHANGE_GAVE_UP', `shard ${this.shard} ${this.kind}: ${why}`);
+    ctx.finish(this);
+  }
+
+  /**
+   * Stops the removed shadow from receiving. The routing epoch is enough (a fenced shadow stops
+   * altogether) and keeps it able to follow this primary again if the removal gives up.
+   */
+  private fenceRemoved(ctx: OperationContext): void {
+    const node = this.plan.remove!;
+    if (node === this.primary) return ctx.finish(this);
+    this.phase = 'fencing';
+    if (!ctx.send(this, node, 'fence', this.shard, this.epoch)) ctx.finish(this);
+  }
+
+  private pollOthers(ctx: OperationContext, attempt: number): void {
+    const others = ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
+    this.anyPollPending = false;
+    for (const node of others) {
+      if (ctx.send(this, node, 'report', this.shard, this.epoch, {}, attempt)) this.anyPollPending = true;
+    }
+    if (!this.anyPollPending) this.giveUp(ctx, 'no other shadow to hold its writes');
+  }
+
+  private sendDrop(ctx: OperationContext): void {
+    this.phase = 'dropping';
+    if (!ctx.send(this, this.plan.remove!, 'drop', this.shard, this.epoch)) ctx.finish(this);
+  }
+
+  private addToRouting(ctx: OperationContext): void {
+    const node = this.plan.add!;
+    const route = ctx.routing.get(this.shard)!;
+    if (route.shadows.includes(node)) return;
+    this.listedByThisChange = true;
+    ctx.routing.update(this.shard, {
+      shadows: [...route.shadows, node],
+      extraShadows: this.plan.extra ? [...route.extraShadows, node] : [...route.extraShadows],
+      dataUrls: { ...route.dataUrls, [node]: ctx.cluster.get(node)?.dataUrl ?? '' },
+    });
+  }
+
+  private removeFromRouting(ctx: OperationContext, node: string): void {
+    const route = ctx.routing.get(this.shard)!;
+    if (node !== route.primary && route.shadows.includes(node)) {
+      const dataUrls = { ...route.dataUrls };
+      delete dataUrls[node];
+      ctx.routing.update(this.shard, {
+        shadows: route.shadows.filter((n) => n !== node),
+        extraShadows: route.extraShadows.filter((n) => n !== node),
+        dataUrls,
+      });
+    }
+    ctx.finish(this);
+  }
+}

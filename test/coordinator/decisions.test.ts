@@ -1,0 +1,100 @@
+// Proves the switch decision rules of DESIGN §3: N consecutive scores above the threshold (a dip
+// resets the run), the per-shard cool-down, the cluster-wide limit on switches in flight, and the
+// choice of the healthiest caught-up shadow; first on the pure leaves, then on a simulated cluster
+// whose scores are scripted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { healthiestCaughtUp, highestReceived, nextStreak, switchBlock } from '../../src/coordinator/decisions.js';
+import { resolveCoordinatorOptions } from '../../src/coordinator/options.js';
+import { SimWorld } from './sim/world.js';
+
+test('a run of scores above the threshold counts up, and one at or below it resets the run', () => {
+  let streak = 0;
+  for (const p of [0.9, 0.85, 0.8, 0.95, 0.99]) streak = nextStreak(streak, p, 0.8);
+  assert.equal(streak, 2, '0.8 is not above 0.8, so the run restarts after it');
+});
+
+test('a switch waits for automation, an idle shard, the cool-down and the limit', () => {
+  const options = resolveCoordinatorOptions({ switchCooldownMs: 1000, maxSwitchesInFlight: 2 });
+  const base = { automationPaused: false, busy: false, lastSwitchMs: 0, nowMs: 5000, switchesInFlight: 0, options };
+  assert.equal(switchBlock(base), null);
+  assert.equal(switchBlock({ ...base, automationPaused: true }), 'automation-paused');
+  assert.equal(switchBlock({ ...base, busy: true }), 'busy');
+  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500 }), 'cool-down');
+  assert.equal(switchBlock({ ...base, switchesInFlight: 2 }), 'limit');
+});
+
+test('the target is the healthiest caught-up shadow, and a failover takes the most recent log', () => {
+  const candidates = [
+    { node: 'a', risk: 0.1, receivedLsn: 90 },
+    { node: 'b', risk: 0.3, receivedLsn: 100 },
+    { node: 'c', risk: 0.05 },
+    { node: 'd', risk: 0.01, receivedLsn: 100 },
+  ];
+  assert.equal(healthiestCaughtUp(candidates, 100, 0.8)?.node, 'd');
+  assert.equal(healthiestCaughtUp(candidates.filter((c) => c.node !== 'd'), 100, 0.8)?.node, 'b', 'caught up beats healthier but unknown');
+  assert.equal(healthiestCaughtUp([{ node: 'x', risk: 0.9, receivedLsn: 100 }], 100, 0.8), null, 'a risky shadow is no target');
+  const logs = [
+    { node: 'a', risk: 0.1, receivedLsn: 120, lastEpoch: 3 },
+    { node: 'b', risk: 0.1, receivedLsn: 100, lastEpoch: 4 },
+    { node: 'c', risk: 0.0, receivedLsn: 100, lastEpoch: 4 },
+  ];
+  assert.equal(highestReceived(logs)?.node, 'c', 'a newer epoch beats a longer old tail; ties go to the healthier node');
+});
+
+/** A calm cluster of 4 nodes with 4 shards (primary i on node i) whose scores follow `scoreOf`. */
+function scripted(scoreOf: (node: string, nowMs: number) => number, options = {}): SimWorld {
+  return new SimWorld({
+    seed: 7, nodes: 4, shards: 4, shadowsPerShard: 1, writeRate: 0.2,
+    scoreOf, coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 20_000, ...options },
+  });
+}
+
+test('hysteresis: scores that dip below the threshold never switch; three in a row do', () => {
+  const pattern = [0.9, 0.9, 0.5];
+  const world = scripted((node, now) => (node === 'n0000' ? pattern[Math.floor(now / 1000) % 3]! : 0.05));
+  world.runUntil(30_000);
+  assert.equal(world.core.stats.switchesStarted, 0, 'two high scores then a dip, repeated, must not switch');
+  const steady = scripted((node, now) => (node === 'n0000' && now > 10_000 ? 0.9 : 0.05));
+  steady.runUntil(30_000);
+  assert.equal(steady.core.stats.switchesStarted, 1);
+  const incident = [...steady.incidents.values()].find((i) => i.kind === 'planned-switch')!;
+  assert.equal(incident.outcome.result, 'switched');
+  assert.equal(incident.fromNode, 'n0000');
+  assert.ok(incident.timeline.scores.filter((s) => s.p > 0.8).length >= 3, 'the timeline holds the scores that drove it');
+});
+
+test('cool-down: a shard whose new primary also degrades waits out the cool-down before switching again', () => {
+  // n0000 degrades at 10 s, so shard 0 moves to n0001; n0001 degrades at 20 s while n0000 recovers
+  // (and rejoins as a shadow), so shard 0 wants to move back at once, but must wait 30 s.
+  const world = scripted((node, now) => {
+    if (node === 'n0000') return now > 10_000 && now < 20_000 ? 0.9 : 0.05;
+    if (node === 'n0001') return now > 20_000 ? 0.9 : 0.05;
+    return 0.05;
+  }, { switchCooldownMs: 30_000 });
+  world.runUntil(90_000);
+  const shard0 = [...world.incidents.values()]
+    .filter((i) => i.shard === 0 && i.kind === 'planned-switch' && i.outcome.result === 'switched')
+    .sort((a, b) => a.openedAtMs - b.openedAtMs);
+  assert.equal(shard0.length, 2, 'shard 0 switched away, then back once the cool-down was over');
+  assert.ok(shard0[1]!.openedAtMs - shard0[0]!.closedAtMs! >= 30_000, 'the second switch waited out the cool-down');
+  assert.ok(shard0[1]!.openedAtMs < 20_000 + 30_000 + 5_000, 'and did not wait much longer than that');
+});
+
+test('limit: never more than maxSwitchesInFlight planned switches at once, and every risky shard still switches', () => {
+  const world = new SimWorld({
+    seed: 3, nodes: 8, shards: 8, shadowsPerShard: 1, maxDelayMs: 300,
+    scoreOf: (node, now) => (now > 8_000 && ['n0000', 'n0002', 'n0004', 'n0006'].includes(node) ? 0.95 : 0.05),
+    coordinator: { rebalance: false, preReplicate: false, maxSwitchesInFlight: 1 },
+  });
+  let most = 0;
+  for (let t = 100; t <= 60_000; t += 100) {
+    world.runUntil(t);
+    most = Math.max(most, world.core.switchesInFlight);
+  }
+  assert.equal(most, 1);
+  for (const shard of [0, 2, 4, 6]) {
+    const route = world.core.routing.get(shard)!;
+    assert.notEqual(route.primary, `n000${shard}`, `shard ${shard} left its risky primary`);
+  }
+});

@@ -1,0 +1,71 @@
+// Proves that a restarted coordinator rebuilds its state from the retained routing table, the agents'
+// births and their replica reports within seconds, finishes or undoes a switch its previous life left
+// half done, and never starts a duplicate switch: restarts are injected at every step of a switch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { replicaVerdict, restartVerdict } from '../../src/coordinator/recovery.js';
+import type { ReplicaReport, RoutingShard } from '../../src/coordinator/types.js';
+import { SimWorld } from './sim/world.js';
+
+test('restart verdicts: keep or reopen a primary that still holds its epoch, fail over anything else', () => {
+  const route: RoutingShard = { id: 0, epoch: 4, primary: 'a', shadows: ['b'], writes: 'paused', dataUrls: {}, available: true, extraShadows: [], recovering: [] };
+  const report = (role: ReplicaReport['role'], epoch: number): ReplicaReport => ({ shard: 0, role, epoch, receivedLsn: 10, appliedLsn: 10 });
+  assert.equal(restartVerdict(route, new Map([['a', report('primary', 4)]])), 'reopen', 'the fence of the half-done switch never landed');
+  assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)]])), 'keep');
+  assert.equal(restartVerdict(route, new Map([['a', report('recovering', 5)]])), 'failover', 'fenced: complete the switch');
+  assert.equal(restartVerdict(route, new Map([['a', report('primary', 4)], ['b', report('primary', 5)]])), 'failover', 'a newer promotion exists');
+  assert.equal(restartVerdict(route, new Map()), 'failover', 'the primary did not answer');
+  assert.equal(replicaVerdict(route, 'a', report('recovering', 4)), 'failover');
+  assert.equal(replicaVerdict(route, 'b', report('shadow', 3)), 'follow', 'a shadow that missed its follow');
+  assert.equal(replicaVerdict(route, 'b', undefined), 'follow', 'a shadow that lost its replica');
+  assert.equal(replicaVerdict(route, 'b', report('shadow', 4)), 'ok');
+});
+
+function degrading(seed: number): SimWorld {
+  return new SimWorld({
+    seed, nodes: 4, shards: 2, shadowsPerShard: 2, writeRate: 0.5, maxDelayMs: 200,
+    scoreOf: (node, now) => (node === 'n0000' && now > 5_000 && now < 60_000 ? 0.9 : 0.05),
+    coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 120_000 },
+  });
+}
+
+test('a restart at any moment of a switch ends with one primary, writes open, and no second switch', () => {
+  // Find when the undisturbed switch runs, then restart the coordinator at each 50 ms inside it.
+  const reference = degrading(21);
+  reference.runUntil(30_000);
+  const incident = [...reference.incidents.values()].find((i) => i.kind === 'planned-switch')!;
+  const opened = incident.openedAtMs;
+  const closed = incident.closedAtMs!;
+  assert.ok(closed > opened);
+  const settleMs: number[] = [];
+  for (let at = opened; at <= closed + 50; at += 50) {
+    const world = degrading(21);
+    world.runUntil(at);
+    world.restartCoordinator();
+    const restartedAt = at;
+    let runningAt: number | null = null;
+    for (let t = at + 100; t <= at + 30_000; t += 100) {
+      world.runUntil(t);
+      if (runningAt === null && world.core.isRunning && world.unsettled().length === 0) runningAt = t;
+    }
+    assert.deepEqual(world.unsettled(), [], `restart at ${at} ms`);
+    settleMs.push(runningAt! - restartedAt);
+    assert.ok(runningAt !== null && runningAt - restartedAt <= 12_000, `restart at ${at} ms settled within seconds (${runningAt! - restartedAt} ms)`);
+    // The new life must not start a fresh planned switch of shard 0: it finishes or undoes the old one.
+    const started = [...world.incidents.values()].filter((i) => i.shard === 0 && i.kind === 'planned-switch' && i.openedAtMs > restartedAt);
+    assert.equal(started.length, 0, `restart at ${at} ms started a duplicate switch`);
+  }
+  console.log(`restart: ${settleMs.length} restarts inside one switch; simulated time to settle ${Math.min(...settleMs)}-${Math.max(...settleMs)} ms (commandMaxAgeMs 5000)`);
+});
+
+test('a restarted coordinator continues the routing version, which only goes up', () => {
+  const world = degrading(22);
+  const versions: number[] = [];
+  for (let t = 1_000; t <= 40_000; t += 1_000) {
+    world.runUntil(t);
+    if (t % 7_000 === 0) world.restartCoordinator();
+    if (world.retainedRouting) versions.push(world.retainedRouting.version);
+  }
+  for (let i = 1; i < versions.length; i++) assert.ok(versions[i]! >= versions[i - 1]!, `version went down: ${versions.join(',')}`);
+  assert.ok(versions[versions.length - 1]! > versions[0]!);
+});

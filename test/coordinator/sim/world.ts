@@ -1,0 +1,414 @@
+/**
+ * The coordinator simulator: a simulated clock and event queue, simulated agents with a log model
+ * (the data-plane rules it assumes of the replication layer: frames carry their epoch, a shadow takes
+ * frames from the primary it follows only while their epoch is at most the epoch it was told to follow
+ * at, and stops taking any from a source that has seen a lower epoch than itself),
+ * clients writing to whatever replica accepts writes (as a stale gateway might), and an MQTT-like
+ * network that loses, delays and duplicates messages. Faults: agent crashes and restarts (one node
+ * down at a time, the failure model `minShadowAcks = 1` tolerates), degrading hosts whose scores
+ * rise, and coordinator restarts that keep only what a broker retains.
+ *
+ * The checker runs inside: after every event, at most one replica per shard accepts writes at the
+ * highest accepting epoch; on every acknowledged write, the replica that acknowledged it is that
+ * newest primary; and on every promotion, the new primary holds every acknowledged write. Those are
+ * the only moments the properties can change, so this checks them at every simulated instant.
+ */
+import { CoordinatorCore } from '../../../src/coordinator/coordinator.js';
+import type { CoordinatorOptions } from '../../../src/coordinator/options.js';
+import type { Incident } from '../../../src/coordinator/incidents/incident.js';
+import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type RoutingMessage, type RoutingShard, type ScoreContribution } from '../../../src/coordinator/types.js';
+import { acceptsWrites, SimAgent, type AgentHost, type SimReplica } from './agent.js';
+import { Prng } from './prng.js';
+import { EventQueue } from './queue.js';
+
+/** Everything a simulated run varies. Rates are per tick unless named otherwise. */
+export interface SimConfig {
+  seed: number;
+  nodes: number;
+  shards: number;
+  shadowsPerShard: number;
+  tickMs: number;
+  scoreIntervalMs: number;
+  lossRate: number;
+  duplicateRate: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Chance per tick per shard that a client writes. */
+  writeRate: number;
+  /** Chance per tick that a shadow misses a frame (data-plane lag). */
+  lagRate: number;
+  framesPerTick: number;
+  crashRatePerS: number;
+  restartAfterMs: number;
+  willDelayMs: number;
+  degradeRatePerS: number;
+  coordinatorRestartRatePerS: number;
+  /** Check the properties after every event (off for the scale run). */
+  check: boolean;
+  coordinator: Partial<CoordinatorOptions>;
+  /** Initial placement: the nodes of each shard, primary first (default round-robin). */
+  placement?: (shard: number, nodes: readonly string[]) => string[];
+  /** Start with empty agents and no retained routing: the coordinator creates the cluster (`shardCount`). */
+  createCluster?: boolean;
+  /** Scripted scores: the failure probability of `node` now (used for its shards too), or null for the default. */
+  scoreOf?: (node: string, nowMs: number) => number | null;
+  /** Scripted faults: true drops this command on its way to `node`. */
+  dropCommand?: (node: string, command: CommandMessage, nowMs: number) => boolean;
+  /** Debugging: called with a line for every command, result and fault. */
+  trace?: (line: string) => void;
+}
+
+/** Sensible defaults for small property runs. */
+export const defaultSimConfig: SimConfig = {
+  seed: 1, nodes: 5, shards: 8, shadowsPerShard: 1, tickMs: 100, scoreIntervalMs: 1000,
+  lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 20, writeRate: 0.3, lagRate: 0.2, framesPerTick: 3,
+  crashRatePerS: 0, restartAfterMs: 8000, willDelayMs: 1500, degradeRatePerS: 0, coordinatorRestartRatePerS: 0,
+  check: true, coordinator: {},
+};
+
+/** The explanation a simulated score carries: disk await forecast against its SLO threshold. */
+function explain(p: number): ScoreContribution[] {
+  return [
+    { series: 'disk.awaitMs', value: 5 + 40 * p, forecast: 10 + 90 * p, threshold: 80, share: 0.7 },
+    { series: 'store.latencyMsP99', value: 2 + 10 * p, forecast: 3 + 20 * p, threshold: 50, share: 0.3 },
+  ];
+}
+
+/** A property violation, with what the simulator knew at the time. */
+export class SimViolation extends Error {}
+
+/** One simulated cluster. */
+export class SimWorld implements AgentHost {
+  readonly config: SimConfig;
+  readonly random: Prng;
+  readonly queue = new EventQueue();
+  readonly agents = new Map<string, SimAgent>();
+  readonly nodeNames: string[];
+  core!: CoordinatorCore;
+  now = 0;
+  retainedRouting: RoutingMessage | null = null;
+  readonly incidents = new Map<string, Incident>();
+  readonly acked = new Map<number, { lsn: number; writeId: number }[]>();
+  readonly stats = { writesAcked: 0, writesRefused: 0, coordinatorRestarts: 0, crashes: 0, eventsRun: 0, scoreUpdates: 0, scoreHandleNs: 0n, routingPublished: 0 };
+  private writeId = 0;
+  private incarnation = 0;
+  private frozen = false;
+
+  constructor(config: Partial<SimConfig>) {
+    this.config = { ...defaultSimConfig, ...config };
+    this.random = new Prng(this.config.seed);
+    this.nodeNames = Array.from({ length: this.config.nodes }, (_, i) => `n${String(i).padStart(4, '0')}`);
+    for (const name of this.nodeNames) this.agents.set(name, new SimAgent(name, this));
+    this.retainedRouting = this.config.createCluster ? null : this.initialRouting();
+    this.startCoordinator();
+    this.queue.push(this.config.tickMs, () => this.tick());
+    for (const name of this.nodeNames) {
+      this.queue.push(this.random.int(1, this.config.scoreIntervalMs), () => this.scoreLoop(name));
+    }
+  }
+
+  get commandMaxAgeMs(): number {
+    return this.core.options.commandMaxAgeMs;
+  }
+
+  /** The clock, for agents. */
+  nowMs(): number {
+    return this.now;
+  }
+
+  /** Runs until simulated time `untilMs`. */
+  runUntil(untilMs: number): void {
+    while (this.queue.peekTime() <= untilMs) {
+      const event = this.queue.pop()!;
+      this.now = event.atMs;
+      event.run();
+      this.stats.eventsRun++;
+      if (this.config.check) this.checkOnePrimary();
+    }
+    this.now = untilMs;
+  }
+
+  /** From now on: no loss, no crashes, no restarts, every node up; the cluster should settle. */
+  calm(): void {
+    this.frozen = true;
+    for (const agent of this.agents.values()) {
+      agent.degradation = 0;
+      if (!agent.up) this.restartAgent(agent);
+    }
+  }
+
+  /** What is still wrong after calm: shards whose routing does not point at a primary accepting writes. */
+  unsettled(): string[] {
+    const problems: string[] = [];
+    for (let shard = 0; shard < this.config.shards; shard++) {
+      const route = this.core.routing.get(shard);
+      const accepting = this.accepting(shard);
+      if (!route || route.primary === null || route.writes !== 'open' || !route.available) {
+        problems.push(`shard ${shard}: routing ${JSON.stringify(route)}`);
+      } else if (accepting.length !== 1 || accepting[0]!.node !== route.primary || accepting[0]!.acceptEpoch !== route.epoch) {
+        problems.push(`shard ${shard}: routing says ${route.primary}@${route.epoch}, accepting: ${accepting.map((r) => `${r.node}@${r.acceptEpoch}`).join(',') || 'none'}`);
+      }
+    }
+    return problems;
+  }
+
+  /** Restarts the coordinator now, as a crash would: it keeps only what the broker retains. */
+  restartCoordinator(): void {
+    this.stats.coordinatorRestarts++;
+    this.startCoordinator();
+  }
+
+  /** Crashes `node` now; it restarts after `restartAfterMs`. */
+  crashNode(node: string): void {
+    this.crash(this.agents.get(node)!);
+  }
+
+  // ---- the coordinator and the network ----
+
+  private startCoordinator(): void {
+    // The incarnation doubles as the generation: the wiring reads it from the retained coordinator birth.
+    this.incarnation++;
+    const creation = this.config.createCluster ? { shardCount: this.config.shards } : {};
+    this.core = new CoordinatorCore({ options: { shadowsPerShard: this.config.shadowsPerShard, ...creation, ...this.config.coordinator }, ids: new CounterIds(`c${this.incarnation}`), startMs: this.now, generation: this.incarnation });
+    // A new subscriber gets exactly what the broker retains: routing and each node's last state.
+    if (this.retainedRouting) this.deliverToCoordinator({ kind: 'routing', message: this.retainedRouting });
+    for (const agent of this.agents.values()) {
+      const message = agent.up ? this.birth(agent) : { state: 'offline' as const, session: agent.session };
+      this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message });
+    }
+  }
+
+  /** Delivers an event to the coordinator now and carries out its intents. */
+  deliverToCoordinator(event: CoordinatorEvent): void {
+    const started = event.kind === 'score' ? process.hrtime.bigint() : 0n;
+    const intents = this.core.handle(event, this.now);
+    if (event.kind === 'score') {
+      this.stats.scoreHandleNs += process.hrtime.bigint() - started;
+      this.stats.scoreUpdates++;
+    }
+    this.carryOut(intents);
+  }
+
+  private carryOut(intents: readonly CoordinatorIntent[]): void {
+    for (const intent of intents) {
+      if (intent.kind === 'send-command') {
+        const agent = this.agents.get(intent.node)!;
+        this.config.trace?.(`${this.now} cmd ${intent.node} ${JSON.stringify(intent.command)}`);
+        if (this.config.dropCommand?.(intent.node, intent.command, this.now)) continue;
+        this.send(() => agent.onCommand(intent.command));
+      } else if (intent.kind === 'publish-routing') {
+        this.retainedRouting = intent.routing; // QoS 1 to the broker: retained even if subscribers miss it
+        this.stats.routingPublished++;
+      } else if (intent.kind === 'publish-incident') {
+        this.incidents.set(intent.incident.id, intent.incident);
+      }
+    }
+  }
+
+  /** Sends one message over the lossy network. */
+  private send(deliver: () => void, reliable = false): void {
+    const { lossRate, duplicateRate, minDelayMs, maxDelayMs } = this.config;
+    if (!reliable && !this.frozen && this.random.chance(lossRate)) return;
+    const copies = !this.frozen && this.random.chance(duplicateRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) this.queue.push(this.now + this.random.int(minDelayMs, this.frozen ? minDelayMs : maxDelayMs), deliver);
+  }
+
+  sendResult(node: string, message: CommandResultMessage): void {
+    this.config.trace?.(`${this.now} result ${node} ${JSON.stringify(message)}`);
+    this.send(() => this.deliverToCoordinator({ kind: 'cmd-result', node, message }));
+  }
+
+  private birth(agent: SimAgent) {
+    return { state: 'online' as const, session: agent.session, ts: this.now, version: 'sim', profile: 'sim', dataUrl: `ws://${agent.name}` };
+  }
+
+  // ---- time ----
+
+  private tick(): void {
+    const perSecond = this.config.tickMs / 1000;
+    this.deliverToCoordinator({ kind: 'tick' });
+    for (const agent of this.agents.values()) agent.tick();
+    this.replicate();
+    this.clientWrites();
+    if (!this.frozen) this.faults(perSecond);
+    this.queue.push(this.now + this.config.tickMs, () => this.tick());
+  }
+
+  private faults(perSecond: number): void {
+    const config = this.config;
+    if (this.random.chance(config.coordinatorRestartRatePerS * perSecond)) {
+      this.config.trace?.(`${this.now} coordinator restart`);
+      this.stats.coordinatorRestarts++;
+      this.startCoordinator();
+    }
+    const anyDown = [...this.agents.values()].some((a) => !a.up);
+    if (!anyDown && this.random.chance(config.crashRatePerS * perSecond)) this.crash(this.random.pick([...this.agents.values()]));
+    if (this.random.chance(config.degradeRatePerS * perSecond)) {
+      const agent = this.random.pick([...this.agents.values()]);
+      if (agent.degradation === 0) agent.degradation = 0.01;
+    }
+  }
+
+  private crash(agent: SimAgent): void {
+    this.stats.crashes++;
+    this.config.trace?.(`${this.now} crash ${agent.name}`);
+    agent.crash();
+    const session = agent.session;
+    // The broker publishes the will once the keepalive runs out; it is not lost, but may be late or doubled.
+    this.queue.push(this.now + this.config.willDelayMs, () => this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: { state: 'offline', session } }), true));
+    this.queue.push(this.now + this.config.restartAfterMs, () => this.restartAgent(agent));
+  }
+
+  private restartAgent(agent: SimAgent): void {
+    if (agent.up) return;
+    agent.restart();
+    this.config.trace?.(`${this.now} restart ${agent.name}`);
+    agent.degradation = 0;
+    const birth = this.birth(agent);
+    this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: birth }), true);
+  }
+
+  private scoreLoop(name: string): void {
+    const agent = this.agents.get(name)!;
+    if (agent.up) {
+      const scripted = this.config.scoreOf?.(name, this.now) ?? null;
+      if (scripted === null && agent.degradation > 0 && !this.frozen) agent.degradation = Math.min(0.97, agent.degradation + 0.12);
+      const p = scripted ?? Math.min(1, agent.degradation + this.random.next() * 0.05);
+      const shards: Record<string, { p: number; top: ScoreContribution[] }> = {};
+      for (const shard of agent.replicas.keys()) shards[String(shard)] = { p: scripted ?? Math.min(1, p + this.random.next() * 0.02), top: explain(p) };
+      const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p) }, shards };
+      this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
+      if (scripted === null && agent.degradation >= 0.97 && !this.frozen && this.random.chance(0.2)) {
+        if ([...this.agents.values()].every((a) => a.up)) this.crash(agent);
+        else agent.degradation = 0;
+      }
+    }
+    this.queue.push(this.now + this.config.scoreIntervalMs, () => this.scoreLoop(name));
+  }
+
+  // ---- the data plane ----
+
+  replicaOn(node: string, shard: number): SimReplica | undefined {
+    return this.agents.get(node)?.replicas.get(shard);
+  }
+
+  /** Shadows copy frames from the primary they follow, in lsn order, if their epoch allows it. */
+  private replicate(): void {
+    for (const agent of this.agents.values()) {
+      if (!agent.up) continue;
+      for (const replica of agent.replicas.values()) {
+        if (replica.role !== 'shadow' || replica.source === null || !this.agents.get(replica.source)?.up) continue;
+        const source = this.replicaOn(replica.source, replica.shard);
+        if (!source || source.epoch < replica.epoch || !this.consistent(replica, source)) continue;
+        if (!this.frozen && this.random.chance(this.config.lagRate)) continue;
+        // A shadow takes frames only up to the epoch it was told to follow at: a node it once followed
+        // that is promoted again later cannot gain acknowledgements from it.
+        const end = Math.min(source.log.length, replica.log.length + this.config.framesPerTick);
+        for (let i = replica.log.length; i < end && source.log[i]!.epoch <= replica.epoch; i++) replica.log.push(source.log[i]!);
+      }
+    }
+  }
+
+  private consistent(shadow: SimReplica, source: SimReplica): boolean {
+    const length = shadow.log.length;
+    if (length > source.log.length) return false;
+    return length === 0 || shadow.log[length - 1]!.writeId === source.log[length - 1]!.writeId;
+  }
+
+  private clientWrites(): void {
+    if (this.config.writeRate === 0) return;
+    for (let shard = 0; shard < this.config.shards; shard++) {
+      if (!this.random.chance(this.config.writeRate)) continue;
+      for (const primary of this.accepting(shard)) this.write(primary);
+    }
+  }
+
+  /** A write is acknowledged once it is in the primary's log and received by at least one shadow. */
+  private write(primary: SimReplica): void {
+    const entry = { lsn: primary.log.length + 1, epoch: primary.epoch, writeId: ++this.writeId };
+    primary.log.push(entry);
+    let received = 0;
+    for (const agent of this.agents.values()) {
+      const shadow = agent.replicas.get(primary.shard);
+      if (!agent.up || !shadow || shadow.role !== 'shadow' || shadow.source !== primary.node || shadow.epoch !== primary.epoch) continue;
+      if (shadow.log.length !== primary.log.length - 1 || !this.consistent(shadow, primary)) continue;
+      if (!this.frozen && this.random.chance(this.config.lagRate)) continue;
+      shadow.log.push(entry);
+      received++;
+    }
+    if (received === 0) {
+      this.stats.writesRefused++;
+      return;
+    }
+    this.stats.writesAcked++;
+    let list = this.acked.get(primary.shard);
+    if (!list) this.acked.set(primary.shard, (list = []));
+    list.push({ lsn: entry.lsn, writeId: entry.writeId });
+    if (this.config.check) {
+      const newest = this.newestPrimary(primary.shard);
+      if (newest !== primary) this.fail(`shard ${primary.shard}: write ${entry.writeId} acknowledged by ${primary.node} at epoch ${primary.epoch}, but ${newest?.node} is primary at epoch ${newest?.epoch}`);
+    }
+  }
+
+  // ---- the checker ----
+
+  /** Every replica of `shard` that accepts writes now (on a live node). */
+  accepting(shard: number): SimReplica[] {
+    const result: SimReplica[] = [];
+    for (const agent of this.agents.values()) {
+      const replica = agent.replicas.get(shard);
+      if (agent.up && replica && acceptsWrites(replica)) result.push(replica);
+    }
+    return result;
+  }
+
+  private newestPrimary(shard: number): SimReplica | null {
+    let newest: SimReplica | null = null;
+    for (const replica of this.accepting(shard)) if (newest === null || replica.acceptEpoch! > newest.acceptEpoch!) newest = replica;
+    return newest;
+  }
+
+  private checkOnePrimary(): void {
+    for (let shard = 0; shard < this.config.shards; shard++) {
+      const accepting = this.accepting(shard);
+      if (accepting.length < 2) continue;
+      const top = Math.max(...accepting.map((r) => r.acceptEpoch!));
+      const atTop = accepting.filter((r) => r.acceptEpoch === top);
+      if (atTop.length > 1) this.fail(`shard ${shard}: ${atTop.map((r) => r.node).join(' and ')} both accept writes at epoch ${top}`);
+    }
+  }
+
+  onPromoted(replica: SimReplica): void {
+    if (!this.config.check) return;
+    for (const write of this.acked.get(replica.shard) ?? []) {
+      if (replica.log[write.lsn - 1]?.writeId !== write.writeId) {
+        this.fail(`shard ${replica.shard}: ${replica.node} promoted at epoch ${replica.epoch} without acknowledged write ${write.writeId} (lsn ${write.lsn})`);
+      }
+    }
+  }
+
+  private fail(message: string): never {
+    throw new SimViolation(`seed ${this.config.seed} at ${this.now} ms: ${message}`);
+  }
+
+  // ---- the cluster at creation ----
+
+  private initialRouting(): RoutingMessage {
+    const shards: RoutingShard[] = [];
+    const replicasPerShard = 1 + this.config.shadowsPerShard;
+    for (let shard = 0; shard < this.config.shards; shard++) {
+      const nodes = this.config.placement
+        ? this.config.placement(shard, this.nodeNames)
+        : Array.from({ length: replicasPerShard }, (_, i) => this.nodeNames[(shard + i) % this.nodeNames.length]!);
+      const [primary, ...shadows] = nodes as [string, ...string[]];
+      nodes.forEach((node, index) => {
+        this.agents.get(node)!.replicas.set(shard, {
+          shard, node, role: index === 0 ? 'primary' : 'shadow', epoch: 1, acceptEpoch: index === 0 ? 1 : null, source: index === 0 ? null : primary, log: [],
+        });
+      });
+      const dataUrls = Object.fromEntries(nodes.map((n) => [n, `ws://${n}`]));
+      shards.push({ id: shard, epoch: 1, primary, shadows, writes: 'open', dataUrls, available: true, extraShadows: [], recovering: [] });
+    }
+    return { version: 1, ts: 0, shards };
+  }
+}

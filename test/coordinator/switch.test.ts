@@ -1,0 +1,90 @@
+// Proves the planned switch follows DESIGN §3 step by step, and that each way a step can time out
+// leaves the shard safe: an unanswered fence reopens writes on the old primary at a fresh epoch, and
+// an unanswered promotion is completed, never undone. Runs on the simulator with scripted scores
+// and commands dropped on purpose; its checker guards the two-primaries and lost-write properties.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Incident } from '../../src/coordinator/incidents/incident.js';
+import { SimWorld, type SimConfig } from './sim/world.js';
+
+/** Shard 0 starts on n0000 (shadows n0001, n0002); n0000's scores go high at 5 s. */
+function degradingPrimary(extra: Partial<SimConfig> = {}): SimWorld {
+  return new SimWorld({
+    seed: 11, nodes: 4, shards: 1, shadowsPerShard: 2, writeRate: 0.5,
+    scoreOf: (node, now) => (node === 'n0000' && now > 5_000 ? 0.9 : 0.05),
+    coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 600_000 },
+    ...extra,
+  });
+}
+
+function switches(world: SimWorld): Incident[] {
+  return [...world.incidents.values()].filter((i) => i.kind === 'planned-switch').sort((a, b) => a.openedAtMs - b.openedAtMs);
+}
+
+test('a planned switch pauses writes, fences, promotes the caught-up shadow at e+1, reopens writes and records it all', () => {
+  const world = degradingPrimary();
+  world.runUntil(30_000);
+  const [incident] = switches(world);
+  assert.ok(incident, 'the switch happened');
+  const steps = incident.timeline.steps.map((s) => s.step);
+  const order = ['writes-paused', 'fence-sent', 'fenced', 'promote-sent', 'promoted', 'routing-updated', 'closed'];
+  assert.deepEqual(steps.filter((s) => order.includes(s)), order);
+  const at = (step: string): number => incident.timeline.steps.find((s) => s.step === step)!.atMs;
+  assert.ok(at('writes-paused') <= at('fenced') && at('fenced') <= at('promoted') && at('promoted') <= at('closed'), 'each step has its timestamp, in order');
+  assert.equal(incident.outcome.result, 'switched');
+  assert.equal(incident.epochAfter, incident.epochBefore + 1);
+  const route = world.core.routing.get(0)!;
+  assert.equal(route.primary, incident.toNode);
+  assert.equal(route.epoch, incident.epochAfter);
+  assert.equal(route.writes, 'open');
+  assert.ok(!route.shadows.includes('n0000'), 'the old primary left the replica set');
+  assert.deepEqual(route.recovering, ['n0000'], 'routing remembers it as recovering, for failovers and restarts');
+  assert.equal(incident.drivers[0]!.series, 'disk.awaitMs');
+  assert.equal(incident.drivers[0]!.forecastBreaches, true, 'the driving series is forecast past its threshold');
+  assert.deepEqual(world.unsettled(), []);
+});
+
+test('an old primary that stays unhealthy stays out; once healthy it rejoins as a shadow', () => {
+  const sick = degradingPrimary();
+  sick.runUntil(40_000);
+  assert.ok(!sick.core.routing.get(0)!.shadows.includes('n0000'));
+  const healed = degradingPrimary({ scoreOf: (node, now) => (node === 'n0000' && now > 5_000 && now < 12_000 ? 0.9 : 0.05) });
+  healed.runUntil(40_000);
+  assert.ok(healed.core.routing.get(0)!.shadows.includes('n0000'), 'rejoined as a shadow');
+  assert.deepEqual(healed.core.routing.get(0)!.recovering, []);
+  assert.equal(healed.agents.get('n0000')!.replicas.get(0)!.role, 'shadow');
+});
+
+test('a fence that never answers reopens writes on the old primary, at a fresh epoch', () => {
+  const world = degradingPrimary({ dropCommand: (_node, command) => command.type === 'fence' });
+  world.runUntil(30_000);
+  const [incident] = switches(world);
+  assert.equal(incident!.outcome.result, 'reopened');
+  assert.equal(incident!.timeline.steps.filter((s) => s.step === 'fence-timeout').length, 3, 'the fence was retried maxStepAttempts times');
+  const route = world.core.routing.get(0)!;
+  assert.equal(route.primary, 'n0000');
+  assert.ok(route.epoch > incident!.epochBefore, 'reopened at a fresh epoch, so a late fence cannot stop it');
+  assert.equal(route.writes, 'open');
+  assert.deepEqual(world.unsettled(), []);
+});
+
+test('a promotion that times out is completed, by retrying or by another caught-up shadow, never undone', () => {
+  let dropped = 0;
+  const world = degradingPrimary({
+    dropCommand: (_node, command) => command.type === 'promote' && dropped++ < 4,
+  });
+  world.runUntil(40_000);
+  const [incident] = switches(world);
+  assert.equal(incident!.outcome.result, 'switched');
+  assert.notEqual(incident!.toNode, 'n0000', 'writes never reopened on the fenced primary');
+  assert.ok(incident!.timeline.steps.some((s) => s.step === 'promote-timeout'));
+  assert.deepEqual(world.unsettled(), []);
+});
+
+test('a switch with every shadow as risky as the primary does not start', () => {
+  const world = degradingPrimary({ scoreOf: (node, now) => (node !== 'n0003' && now > 5_000 ? 0.9 : 0.05) });
+  world.runUntil(20_000);
+  assert.equal(switches(world).length, 0);
+  assert.ok(world.core.stats.switchesWithoutTarget > 0);
+  assert.equal(world.core.routing.get(0)!.writes, 'open', 'writes were never paused for nothing');
+});
