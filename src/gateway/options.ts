@@ -65,7 +65,7 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   port: 7700,
   brokerUrl: 'mqtt://127.0.0.1:1883',
-  cluster: 'local',
+  cluster: 'default',
   instance: 'gateway',
   limits: DEFAULT_CLIENT_LIMITS,
   maxPauseMs: 5_000,
