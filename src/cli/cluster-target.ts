@@ -32,8 +32,12 @@ export interface LocalClusterState {
   tokenKeyFile?: string;
   gatewayUrl?: string;
   dashboardUrl?: string;
-  /** The pid of `foreshard up` itself. */
+  /** The pid of `foreshard up` itself; 0 once it has stopped cleanly. */
   supervisorPid: number;
+  /** Shard count chosen at creation (DESIGN §2: fixed for the cluster's life). */
+  shards: number;
+  /** Firmware profile the agents run. */
+  profile: string;
   startedAt: string;
   broker?: LocalProcess;
   coordinator?: LocalProcess & { httpUrl: string };

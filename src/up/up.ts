@@ -1,0 +1,165 @@
+/**
+ * `foreshard up`: a whole cluster on one machine, each part its own process, all data under one
+ * directory (DESIGN.md §1). Running it again on the same directory resumes the same cluster: the
+ * same cluster key, node ids, ports and shard replicas.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OperatingError } from '../cli/command.js';
+import { CLUSTER_STATE_FILE, processAlive, readClusterState, writeClusterState, type LocalClusterState } from '../cli/cluster-target.js';
+import type { Logger } from '../common/log.js';
+import { startDemoWorkload } from './demo.js';
+import { freePort, httpOk, portOpen, waitUntil } from './ports.js';
+import { startPart, stopPart, type ManagedProcess } from './processes.js';
+
+/** Options of `foreshard up`. */
+export interface UpOptions {
+  agents: number;
+  shards: number;
+  dataDir: string;
+  cluster: string;
+  profile: string;
+  host: string;
+  gatewayPort: number;
+  dashboardPort: number;
+  /** Port of the embedded broker; ignored when `brokerUrl` is set. */
+  brokerPort: number;
+  /** An external broker; when set, no embedded broker is started. */
+  brokerUrl?: string;
+  demo: boolean;
+  demoOpsPerSecond: number;
+  /** How long each part may take to become ready. */
+  readyTimeoutMs: number;
+}
+
+/** A running local cluster. */
+export interface RunningCluster {
+  state: LocalClusterState;
+  stop(): Promise<void>;
+}
+
+const stopGraceMs = 10_000;
+
+/** Loads the previous state of `dataDir`, refusing when its `up` is still running. */
+function previousState(dataDir: string): LocalClusterState | undefined {
+  if (!existsSync(join(dataDir, CLUSTER_STATE_FILE))) return undefined;
+  const state = readClusterState(dataDir);
+  if (state.supervisorPid > 0 && state.supervisorPid !== process.pid && processAlive(state.supervisorPid)) {
+    throw new OperatingError('ALREADY_RUNNING', `a cluster is already running from ${dataDir} (foreshard up, pid ${state.supervisorPid}); stop it with Ctrl-C or kill ${state.supervisorPid}`);
+  }
+  return state;
+}
+
+/** The state for this run: the previous one resumed, or a new cluster laid out. */
+async function planState(options: UpOptions, dataDir: string): Promise<LocalClusterState> {
+  const previous = previousState(dataDir);
+  if (previous && previous.shards !== options.shards) {
+    throw new OperatingError('SHARDS_FIXED', `the cluster in ${dataDir} has ${previous.shards} shards; the shard count is fixed at creation (drop --shards or use another --data-dir)`);
+  }
+  const keyFile = previous?.clusterKeyFile ?? join(dataDir, 'keys', 'cluster.key');
+  if (!existsSync(keyFile)) {
+    mkdirSync(join(dataDir, 'keys'), { recursive: true });
+    writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  }
+  const brokerPort = previous && !options.brokerUrl ? Number(new URL(previous.brokerUrl).port) : options.brokerPort;
+  const agents = [...(previous?.agents ?? [])];
+  for (let index = agents.length; index < options.agents; index++) {
+    const node = `node-${index + 1}`;
+    agents.push({ node, pid: 0, logFile: join(dataDir, 'logs', `${node}.log`), httpUrl: `http://${options.host}:${await freePort(options.host)}`, dataUrl: `ws://${options.host}:${await freePort(options.host)}` });
+  }
+  return {
+    version: 1,
+    cluster: previous?.cluster ?? options.cluster,
+    dataDir,
+    brokerUrl: options.brokerUrl ?? `mqtt://${options.host}:${brokerPort}`,
+    clusterKeyFile: keyFile,
+    gatewayUrl: `ws://${options.host}:${options.gatewayPort}/v1`,
+    dashboardUrl: `http://${options.host}:${options.dashboardPort}/`,
+    supervisorPid: process.pid,
+    startedAt: new Date().toISOString(),
+    shards: options.shards,
+    profile: previous?.profile ?? options.profile,
+    agents,
+    coordinator: { pid: 0, logFile: join(dataDir, 'logs', 'coordinator.log'), httpUrl: previous?.coordinator?.httpUrl ?? `http://${options.host}:${await freePort(options.host)}` },
+    gateway: { pid: 0, logFile: join(dataDir, 'logs', 'gateway.log'), httpUrl: `http://${options.host}:${options.gatewayPort}` },
+  };
+}
+
+function portOf(url: string): string {
+  return new URL(url).port;
+}
+
+/** Waits for `ready`, failing with the part's log file named when it does not come up. */
+async function awaitReady(part: ManagedProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const exited = part.exited.then(() => false);
+  const ok = await Promise.race([waitUntil(ready, timeoutMs), exited]);
+  if (!ok) throw new OperatingError('PART_NOT_READY', `${part.name} did not become ready within ${timeoutMs / 1000} s; see ${part.logFile}`);
+}
+
+/** Starts the broker, the agents, the coordinator, the dashboard and the gateway, in that order. */
+export async function up(options: UpOptions, logger: Logger): Promise<RunningCluster> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  const state = await planState(options, dataDir);
+  writeClusterState(dataDir, state);
+  const parts: ManagedProcess[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const part of [...parts].reverse()) await stopPart(part, stopGraceMs);
+  };
+  try {
+    await startAll(options, state, parts, logger);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  writeClusterState(dataDir, state);
+  const demo = options.demo
+    ? await startDemoWorkload({ gatewayUrl: state.gatewayUrl!, opsPerSecond: options.demoOpsPerSecond, keyCount: 1000, reportEveryMs: 10_000 }, logger.child('demo'))
+    : undefined;
+  return {
+    state,
+    async stop() {
+      await demo?.stop();
+      await stopAll();
+      writeClusterState(dataDir, { ...state, supervisorPid: 0 });
+    },
+  };
+}
+
+async function startAll(options: UpOptions, state: LocalClusterState, parts: ManagedProcess[], logger: Logger): Promise<void> {
+  const { dataDir, cluster } = state;
+  const common = ['--broker', state.brokerUrl, '--cluster', cluster];
+  if (!options.brokerUrl) {
+    const port = Number(portOf(state.brokerUrl));
+    const broker = startPart('broker', ['broker', '--host', options.host, '--port', String(port)], join(dataDir, 'logs', 'broker.log'), logger);
+    parts.push(broker);
+    state.broker = { pid: broker.child.pid!, logFile: broker.logFile };
+    await awaitReady(broker, () => portOpen(port, options.host), options.readyTimeoutMs);
+  }
+  for (const agent of state.agents) {
+    const args = ['agent', ...common, '--node-id', agent.node, '--profile', state.profile, '--data-dir', join(dataDir, 'nodes', agent.node),
+      '--cluster-key-file', state.clusterKeyFile, '--http-host', options.host, '--http-port', portOf(agent.httpUrl),
+      '--data-host', options.host, '--data-port', portOf(agent.dataUrl), '--advertise-host', options.host, '--allow-chaos'];
+    const part = startPart(agent.node, args, agent.logFile, logger);
+    parts.push(part);
+    agent.pid = part.child.pid!;
+  }
+  for (const [index, agent] of state.agents.entries()) {
+    await awaitReady(parts[parts.length - state.agents.length + index]!, () => httpOk(`${agent.httpUrl}/healthz`), options.readyTimeoutMs);
+  }
+  logger.info(`${state.agents.length} agents ready`);
+  const coordinatorArgs = ['coordinator', ...common, '--cluster-key-file', state.clusterKeyFile, '--data-dir', join(dataDir, 'coordinator'),
+    '--http-host', options.host, '--http-port', portOf(state.coordinator!.httpUrl), '--shards', String(state.shards)];
+  const coordinator = startPart('coordinator', coordinatorArgs, state.coordinator!.logFile, logger);
+  parts.push(coordinator);
+  state.coordinator!.pid = coordinator.child.pid!;
+  await awaitReady(coordinator, () => httpOk(`${state.coordinator!.httpUrl}/healthz`), options.readyTimeoutMs);
+  const dashboard = startPart('dashboard', ['dashboard', ...common, '--host', options.host, '--port', String(options.dashboardPort)], join(dataDir, 'logs', 'dashboard.log'), logger);
+  parts.push(dashboard);
+  const gateway = startPart('gateway', ['gateway', ...common, '--host', options.host, '--port', String(options.gatewayPort)], state.gateway!.logFile, logger);
+  parts.push(gateway);
+  state.gateway!.pid = gateway.child.pid!;
+  await awaitReady(gateway, () => httpOk(`${state.gateway!.httpUrl}/healthz`), options.readyTimeoutMs);
+  await awaitReady(dashboard, () => httpOk(state.dashboardUrl!), options.readyTimeoutMs);
+}
