@@ -44,6 +44,18 @@ export interface EngineOptions {
   fitter: ArimaFitter;
   /** The breach probability implementation (the WASM kernel by default; the reference for a peer). */
   breachProbability: typeof breachProbability;
+  /**
+   * Anomaly likelihood at or above which a series' sliding-window model is taken to describe a
+   * regime that has ended, so its breach probability also consults the regime-change forecast
+   * ({@link SeriesModel.recentForecast}) and keeps the larger of the two.
+   */
+  regimeChangeLikelihood: number;
+  /**
+   * Consecutive one-step residuals on the breach side needed, with the likelihood above, before the
+   * regime-change forecast is consulted: a regime that is moving toward the threshold beats the
+   * old model in one direction every sample, which a burst of noise does not.
+   */
+  regimeChangeRun: number;
 }
 
 /** Longest horizon accepted, in samples. */
@@ -62,6 +74,8 @@ export function defaultEngineOptions(): EngineOptions {
     shardCalibration: defaultShardCalibration,
     fitter: defaultFitter(),
     breachProbability,
+    regimeChangeLikelihood: 0.99,
+    regimeChangeRun: 3,
   };
 }
 
@@ -169,10 +183,18 @@ export class ScoringEngine {
 
   private assess(state: SeriesState): Assessment {
     const { horizonSteps, intervalLevel } = this.options;
-    const forecast = state.model.forecast(horizonSteps, intervalLevel);
     const threshold = state.spec.threshold;
-    const breach =
-      threshold === undefined ? 0 : this.options.breachProbability(forecast.mean, forecast.lower, forecast.upper, threshold, state.spec.direction ?? 'above', intervalLevel);
+    let forecast = state.model.forecast(horizonSteps, intervalLevel);
+    let breach = threshold === undefined ? 0 : this.breachOf(forecast, threshold, state);
+    const run = (state.spec.direction ?? 'above') === 'above' ? state.model.residualRun : -state.model.residualRun;
+    if (threshold !== undefined && state.lastLikelihood >= this.options.regimeChangeLikelihood && run >= this.options.regimeChangeRun) {
+      const recent = state.model.recentForecast(horizonSteps, intervalLevel);
+      const recentBreach = recent === undefined ? 0 : this.breachOf(recent, threshold, state);
+      if (recent !== undefined && recentBreach > breach) {
+        forecast = recent;
+        breach = recentBreach;
+      }
+    }
     const last = horizonSteps - 1;
     return {
       state,
@@ -189,6 +211,10 @@ export class ScoringEngine {
         share: 0,
       },
     };
+  }
+
+  private breachOf(forecast: { mean: Float64Array; lower: Float64Array; upper: Float64Array }, threshold: number, state: SeriesState): number {
+    return this.options.breachProbability(forecast.mean, forecast.lower, forecast.upper, threshold, state.spec.direction ?? 'above', this.options.intervalLevel);
   }
 
   /**

@@ -31,7 +31,24 @@ export interface SeriesModelOptions {
   grid?: readonly ArimaOrder[];
   /** Whether each refit also tries a seasonal difference at the window's dominant period. */
   seasonal?: boolean;
+  /** Samples the regime-change model sees (see {@link SeriesModel.recentForecast}); default 20. */
+  recentWindow?: number;
 }
+
+/**
+ * Orders the regime-change model chooses from by AIC: the random walk, its MA(1) and AR(1)
+ * variants, and ARIMA(0,2,1), the local linear trend, which is what lets a steady ramp be
+ * extrapolated to the threshold it is heading for.
+ */
+export const recentOrderGrid: readonly ArimaOrder[] = Object.freeze([
+  { p: 0, d: 1, q: 0 },
+  { p: 0, d: 1, q: 1 },
+  { p: 1, d: 1, q: 0 },
+  { p: 0, d: 2, q: 1 },
+]);
+
+/** Default length of the regime-change window: 20 samples, 20 s at 1 Hz. */
+export const defaultRecentWindow = 20;
 
 /** Largest sliding window accepted (the kernel's own limit is 10,000). */
 export const maxWindowSize = 10_000;
@@ -97,6 +114,8 @@ export function checkSeriesModelOptions(options: SeriesModelOptions): void {
   assert.ok(Number.isInteger(options.windowSize) && options.windowSize >= 20 && options.windowSize <= maxWindowSize, `windowSize must be 20..${maxWindowSize}`);
   assert.ok(Number.isInteger(options.refitEvery) && options.refitEvery >= 1, 'refitEvery must be a positive integer');
   assert.ok(Number.isInteger(options.minFitSamples) && options.minFitSamples >= 20 && options.minFitSamples <= options.windowSize, 'minFitSamples must be 20..windowSize');
+  const recent = options.recentWindow ?? defaultRecentWindow;
+  assert.ok(Number.isInteger(recent) && recent >= 14 && recent <= options.windowSize, 'recentWindow must be 14..windowSize');
 }
 
 /** A sliding-window ARIMA model of one series. */
@@ -115,6 +134,12 @@ export class SeriesModel {
   fitFailures = 0;
   /** Fits done, for the benchmark's amortised cost. */
   fits = 0;
+  /**
+   * Consecutive one-step residuals of the same sign, signed: +3 means the last three samples all
+   * came in above the forecast. A ramp keeps beating the model in one direction; noise and spikes
+   * alternate.
+   */
+  residualRun = 0;
 
   constructor(
     private readonly fitter: ArimaFitter,
@@ -173,6 +198,8 @@ export class SeriesModel {
     // In seasonal mode the model sees x_t − x_{t−period}; its one-step error is the same as x's.
     const input = this.period > 0 ? x - this.seasonalReference(0) : x;
     const residual = this.model ? this.model.update(input) : Number.isNaN(this.lastValue) ? 0 : x - this.lastValue;
+    if (residual > 0) this.residualRun = this.residualRun > 0 ? this.residualRun + 1 : 1;
+    else if (residual < 0) this.residualRun = this.residualRun < 0 ? this.residualRun - 1 : -1;
     this.lastValue = x;
     this.ring[this.next] = x;
     this.next = (this.next + 1) % this.ring.length;
@@ -220,6 +247,35 @@ export class SeriesModel {
     const seasonal = this.fitter.selectArima(differenced, this.options.grid);
     this.fits++;
     return seasonal.sigma2 < plain.sigma2 ? { model: seasonal, period } : { model: plain, period: 0 };
+  }
+
+  /**
+   * The regime-change forecast: a model fitted now on only the last `recentWindow` samples, by AIC
+   * over {@link recentOrderGrid}. The sliding-window model describes the regime it was fitted on;
+   * when its residuals turn anomalous that regime has ended (a disk slowing down, a queue filling)
+   * and it would forecast a return to the old level until its next refit. Undefined before the
+   * window has filled, or when the kernel cannot fit it (the caller keeps the main forecast).
+   */
+  recentForecast(steps: number, level: number): ArimaForecast | undefined {
+    const length = this.options.recentWindow ?? defaultRecentWindow;
+    // A running median of three over the samples before the newest: a ramp survives it, a lone
+    // spike (a GC pause, one slow fsync) does not, so one outlier is never extrapolated into a
+    // trend. The newest sample has no successor to take a median with, so it is left out.
+    if (this.count < length + 2) return undefined;
+    const window = this.scratch.subarray(0, length);
+    for (let index = 0; index < length; index++) {
+      const lag = length - index;
+      window[index] = median3(this.valueAgo(lag + 1), this.valueAgo(lag), this.valueAgo(lag - 1));
+    }
+    try {
+      const model = this.fitter.selectArima(window, recentOrderGrid);
+      this.fits++;
+      return model.forecast(steps, level);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === undefined) throw error;
+      this.fitFailures++;
+      return undefined;
+    }
   }
 
   /** Forecasts `steps` ahead with a central `level` interval; a flat, zero-width one before the first fit. */

@@ -1,0 +1,62 @@
+// Proves the rollback score is predictive for the failure DESIGN §3 is built for: a store latency
+// that ramps toward its SLO pushes the shard score above the switch threshold (0.8) for three
+// samples in a row while the latency is still well below the SLO, and a healthy but spiky
+// latency series does not. It drives the real scoring engine (WASM kernels) with seeded series.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScoringEngine } from '../../src/predict/engine.js';
+
+const switchThreshold = 0.8;
+const switchConsecutive = 3;
+
+function seeded(seed: number): { uniform(): number; gauss(): number } {
+  let state = seed;
+  const uniform = (): number => (state = (state * 16807) % 2147483647) / 2147483647;
+  return { uniform, gauss: () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()) };
+}
+
+function engineWithStoreSeries(): ScoringEngine {
+  const engine = new ScoringEngine();
+  engine.addSeries({ name: 'store_latency_ms_p99', scope: { kind: 'shard', shard: 0 }, threshold: 50 });
+  engine.addSeries({ name: 'cpu_utilization', scope: { kind: 'node' }, threshold: 0.9 });
+  return engine;
+}
+
+test('a latency ramp toward the SLO trips the switch rule before the SLO is crossed', () => {
+  for (const seed of [1, 2, 3]) {
+    const random = seeded(seed);
+    const engine = engineWithStoreSeries();
+    const baselineSamples = 300;
+    let streak = 0;
+    let trippedAt: number | undefined;
+    let latency = 0;
+    for (let t = 0; t < baselineSamples + 60 && trippedAt === undefined; t++) {
+      // 1 ms → 200 ms over 60 s, on top of a noisy 2–4 ms baseline (the issue's scenario 1).
+      const ramp = t < baselineSamples ? 1 : 1 + (199 * (t - baselineSamples)) / 60;
+      latency = 2 + ramp + random.uniform() * 1.5;
+      engine.observe('store_latency_ms_p99', latency);
+      engine.observe('cpu_utilization', 0.2 + random.uniform() * 0.05);
+      streak = engine.score().shards['0']!.p > switchThreshold ? streak + 1 : 0;
+      if (streak >= switchConsecutive) trippedAt = t;
+    }
+    assert.ok(trippedAt !== undefined, `seed ${seed}: the score never passed ${switchThreshold} three times`);
+    assert.ok(latency < 50, `seed ${seed}: the switch rule tripped only at ${latency.toFixed(1)} ms, after the 50 ms SLO`);
+  }
+});
+
+test('an hour of healthy, spiky latency never trips the switch rule', () => {
+  const seed = 13;
+  const random = seeded(seed);
+  const engine = engineWithStoreSeries();
+  let streak = 0;
+  let trips = 0;
+  for (let t = 0; t < 3600; t++) {
+    let latency = 3 * Math.exp(0.3 * random.gauss());
+    if (random.uniform() < 0.02) latency *= 3 + random.uniform() * 5; // a GC pause or a slow fsync
+    engine.observe('store_latency_ms_p99', latency);
+    engine.observe('cpu_utilization', 0.3 + 0.1 * Math.sin(t / 300) + 0.03 * random.gauss());
+    streak = engine.score().shards['0']!.p > switchThreshold ? streak + 1 : 0;
+    if (streak === switchConsecutive) trips++;
+  }
+  assert.equal(trips, 0, `seed ${seed}: the switch rule tripped ${trips} times on a healthy series`);
+});
