@@ -7,6 +7,8 @@ import { conflictsCommand } from './conflicts.js';
 import { agentCommand } from './agent.js';
 import { gatewayCommand } from './gateway.js';
 import { tokenCommand } from './token.js';
+import { statusCommand } from './status.js';
+import { dashboardCommand } from './dashboard.js';
 
 /**
  * Every subcommand that works today. A command is listed here only once it does its job: `--help`
@@ -18,4 +20,5 @@ export const commands: readonly Command[] = [
   restoreCommand, conflictsCommand,
   agentCommand,
   gatewayCommand, tokenCommand,
+  statusCommand, dashboardCommand,
 ];
