@@ -10,9 +10,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { ChaosController, chaosFamilies, serveChaosHttp, WorkerCpuBurner } from '../chaos/index.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { NodeExporterCollector, ProcCollector, Sampler, StoreMetricsRecorder, type Collector, type MetricsSample } from '../metrics/index.js';
 import { loadProfile, type Profile } from '../profiles/index.js';
+import type { ReplicationChaosHooks } from '../replication/index.js';
 import { createDropCounter, encodeMessage, type CommandResult, type Metrics, type Score } from '../protocol/index.js';
 import { readClusterKeyFile } from './cluster-key.js';
 import { CommandDispatcher } from './commands.js';
@@ -25,7 +27,7 @@ import type { AgentShardHost } from './shard-host.js';
 import { SyntheticSeries } from './synthetic.js';
 
 /** What opens the shard host; the real one is `openReplicationHost`, tests may pass their own. */
-export type ShardHostOpener = (parts: { options: AgentOptions; profile: Profile; recorder: StoreMetricsRecorder; logger: Logger }) => Promise<AgentShardHost>;
+export type ShardHostOpener = (parts: { options: AgentOptions; profile: Profile; recorder: StoreMetricsRecorder; logger: Logger; chaos?: ReplicationChaosHooks }) => Promise<AgentShardHost>;
 
 /** A running agent. */
 export interface Agent {
@@ -85,16 +87,26 @@ export async function startAgent(options: AgentOptions, openHost: ShardHostOpene
   if (clusterKey === undefined) logger.warn('no --cluster-key-file: every coordinator command will be refused BAD_SIGNATURE');
   const tls = mqttTls(options);
   const recorder = new StoreMetricsRecorder({ startedAtMs: Date.now() });
-  const host = await openHost({ options, profile, recorder, logger: logger.child('replication') });
+  const chaos = openChaos(options, logger);
+  const host = await openHost({ options, profile, recorder, logger: logger.child('replication'), ...(chaos ? { chaos } : {}) });
   try {
-    return await wire(options, profile, clusterKey, tls, recorder, host, logger);
+    return await wire(options, profile, clusterKey, tls, recorder, host, logger, chaos);
   } catch (error) {
+    await chaos?.close();
     await host.close();
     throw error;
   }
 }
 
-async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Array | undefined, tls: MqttTls, recorder: StoreMetricsRecorder, host: AgentShardHost, logger: Logger): Promise<Agent> {
+/** The fault injector, only with `--allow-chaos`: without it, no path of this agent can be slowed down on purpose. */
+function openChaos(options: AgentOptions, logger: Logger): ChaosController | undefined {
+  if (!options.allowChaos) return undefined;
+  logger.warn('--allow-chaos: this agent accepts injected faults (foreshard chaos); never run production with it');
+  const chaosLogger = logger.child('chaos');
+  return new ChaosController({ burner: new WorkerCpuBurner((error) => chaosLogger.error('a cpu-burn thread failed', { message: error.message })), logger: chaosLogger });
+}
+
+async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Array | undefined, tls: MqttTls, recorder: StoreMetricsRecorder, host: AgentShardHost, logger: Logger, chaos: ChaosController | undefined): Promise<Agent> {
   const session = newSessionId();
   const version = foreshardVersion();
   const drops = createDropCounter({ log: (drop, count) => logger.warn('dropped a payload', { kind: drop.kind, source: drop.source, code: drop.error.code, message: drop.error.message, count }) });
@@ -113,7 +125,7 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
   const topics = link.topics;
   const publishResult = (result: CommandResult): void =>
     link.publish({ kind: 'command-result', topic: topics.node(options.nodeId, 'cmd-result'), payload: encodeMessage('command-result', result), qos: 1, retain: false });
-  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS });
+  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, session, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS });
   const scorer = options.prediction ? new Scorer(profile) : undefined;
   const synthetic = new SyntheticSeries(options.syntheticSeries);
   let lastSample: MetricsSample | undefined;
@@ -151,8 +163,9 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
     replicas: host.replicas(),
     hostFigures: host.figures(),
     nowMs: Date.now(),
+    extraFamilies: chaos ? chaosFamilies(chaos.state()) : [],
   });
-  const http: AgentHttpServer = await startHttpServer(options.httpHost, options.httpPort, view);
+  const http: AgentHttpServer = await startHttpServer(options.httpHost, options.httpPort, view, { '/chaos': (request, response) => serveChaosHttp(chaos, request, response) });
   link.start();
   sampler.start();
   logger.info('agent started', { node: options.nodeId, cluster: options.cluster, session, profile: profile.name, httpUrl: http.url, dataUrl: host.dataUrl, broker: options.mqtt.url, prediction: options.prediction });
@@ -169,6 +182,7 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
         await dispatcher!.idle();
         await link.stop();
         await http.close();
+        await chaos?.close();
         await host.close();
         logger.info('agent stopped', { node: options.nodeId, session });
       })()),

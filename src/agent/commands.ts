@@ -12,11 +12,19 @@
  *
  * Commands about one shard run in arrival order for that shard (a `promote` after a `fence` sees
  * the fence done); different shards do not wait for each other.
+ *
+ * The rules the coordinator's safety proofs assume (src/protocol/commands.ts): a command for another
+ * session is refused `STALE_SESSION`; one older than the command age limit when it would run is
+ * refused `EXPIRED` (a restarted coordinator waits that long before it decides, so nothing its
+ * previous life sent can still take effect); a repeated cmdId is answered from a cache of results,
+ * never run twice.
  */
 import assert from 'node:assert/strict';
 import type { Logger } from '../common/log.js';
 import {
   COMMAND_ERROR_CODES,
+  DEFAULT_COMMAND_MAX_AGE_MS,
+  MAX_CACHED_COMMAND_RESULTS,
   createCommandVerifier,
   decodeOrDrop,
   isProtocolError,
@@ -28,6 +36,7 @@ import {
   type CommandType,
   type CommandVerifier,
   type DropHandler,
+  verifyCommandSignature,
 } from '../protocol/index.js';
 import type { AgentShardHost } from './shard-host.js';
 
@@ -48,20 +57,33 @@ export class CommandRefusal extends Error {
 }
 
 type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
-type Handler<T extends CommandType> = (host: AgentShardHost, command: CommandOf<T>) => Promise<CommandOutcome>;
+type Handler<T extends CommandType> = (host: AgentShardHost, command: CommandOf<T>, deadlineMs: number, nowMs: number) => Promise<CommandOutcome>;
 
-/** One handler per command type; each is one call into the shard host. */
+/** One handler per command type; each is one call into the shard host. `deadlineMs` is when the command expires. */
 export const COMMAND_HANDLERS: { readonly [T in CommandType]: Handler<T> } = Object.freeze({
   fence: (host, c) => host.fence(c.shard, c.epoch),
-  unfence: (host, c) => host.unfence(c.shard, c.epoch),
-  promote: (host, c) => host.promote(c.shard, c.epoch, c.args),
-  rollback: (host, c) => host.rollback(c.shard, c.epoch, c.args),
-  demote: (host, c) => host.demote(c.shard, c.epoch, c.args),
-  follow: (host, c) => host.follow(c.shard, c.epoch, c.args),
-  'add-shadow': (host, c) => host.addShadow(c.shard, c.epoch, c.args),
-  'remove-shadow': (host, c) => host.removeShadow(c.shard, c.epoch),
+  promote: (host, c, deadlineMs, nowMs) => {
+    const { throughLsn, throughEpoch, create } = c.args;
+    return host.promote(c.shard, c.epoch, { throughLsn, ...(throughEpoch === undefined ? {} : { throughEpoch }), ...(create === undefined ? {} : { create }) }, deadlineMs - nowMs);
+  },
+  follow: (host, c) => {
+    const { primary, dataUrl, applyDelayMs } = c.args;
+    return host.follow(c.shard, c.epoch, { primary, dataUrl, ...(applyDelayMs === undefined ? {} : { applyDelayMs }) });
+  },
+  drop: async (host, c) => {
+    await host.drop(c.shard, c.epoch);
+    return {};
+  },
+  report: async (host, c) => {
+    if (c.shard === undefined) return { replicas: host.report() };
+    try {
+      return host.report(c.shard)[0]!;
+    } catch (error) {
+      throw toRefusal(error);
+    }
+  },
   chaos: async (_host, c) => {
-    throw new CommandRefusal('UNSUPPORTED', `this agent cannot inject ${c.args.fault} faults`);
+    throw new CommandRefusal('UNSUPPORTED', `this agent cannot inject ${c.args.fault} faults over MQTT`);
   },
 });
 
@@ -81,6 +103,10 @@ export interface CommandDispatcherParts {
   /** The cluster key; without it every command is refused `BAD_SIGNATURE`. */
   readonly clusterKey: Uint8Array | undefined;
   readonly host: AgentShardHost;
+  /** This process's session (its birth's); commands for any other are refused `STALE_SESSION`. */
+  readonly session?: string;
+  /** Commands older than this are refused `EXPIRED`; default {@link DEFAULT_COMMAND_MAX_AGE_MS}. */
+  readonly commandMaxAgeMs?: number;
   /** Publishes an answer on `cmd-result`. */
   publishResult(result: CommandResult): void;
   readonly onDrop: DropHandler;
@@ -100,10 +126,15 @@ export class CommandDispatcher {
   private refusalWindowStartMs = 0;
   private refusalsInWindow = 0;
   private readonly source: string;
+  /** Answers by cmdId, to answer a repeated command without running it again; null while it runs. */
+  private readonly results = new Map<string, CommandResult | null>();
+  private readonly commandMaxAgeMs: number;
 
   constructor(private readonly parts: CommandDispatcherParts) {
     this.clock = parts.clock ?? Date.now;
     this.source = `foreshard/v1/${parts.cluster}/node/${parts.nodeId}/cmd`;
+    this.commandMaxAgeMs = parts.commandMaxAgeMs ?? DEFAULT_COMMAND_MAX_AGE_MS;
+    assert.ok(this.commandMaxAgeMs > 0, 'commandMaxAgeMs must be positive');
     this.verifier = parts.clusterKey === undefined ? undefined : createCommandVerifier({ key: parts.clusterKey, cluster: parts.cluster, node: parts.nodeId });
   }
 
@@ -116,6 +147,13 @@ export class CommandDispatcher {
   async handle(payload: Uint8Array): Promise<void> {
     const command = decodeOrDrop('command', payload, this.source, this.parts.onDrop);
     if (command === undefined) return;
+    if (this.results.has(command.cmdId) && this.verifySignature(command)) {
+      // A repeat (the coordinator's QoS 1 retry, or a duplicate delivery): same answer, no second run.
+      const cached = this.results.get(command.cmdId);
+      if (cached) this.parts.publishResult(cached);
+      this.count(command.type, 'repeat');
+      return;
+    }
     const refusal = this.verify(command);
     if (refusal !== undefined) return this.refuse(command, refusal);
     if (this.pending >= MAX_PENDING_COMMANDS) {
@@ -137,6 +175,26 @@ export class CommandDispatcher {
     await Promise.allSettled([...this.chains.values()]);
   }
 
+  private verifySignature(command: Command): boolean {
+    if (this.verifier === undefined) return false;
+    try {
+      verifyCommandSignature(this.parts.clusterKey!, this.parts.cluster, this.parts.nodeId, command);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Refusals that do not depend on the replica: another session, or too old to act on now. */
+  private checkLive(command: Command, nowMs: number): CommandRefusal | undefined {
+    const session = this.parts.session;
+    if (session !== undefined && command.args.session !== session) {
+      return new CommandRefusal('STALE_SESSION', `command for session ${command.args.session}; this agent runs session ${session}`);
+    }
+    if (nowMs - command.ts > this.commandMaxAgeMs) return new CommandRefusal('EXPIRED', `command is ${nowMs - command.ts} ms old (limit ${this.commandMaxAgeMs} ms)`);
+    return undefined;
+  }
+
   private verify(command: Command): CommandRefusal | undefined {
     if (this.verifier === undefined) return new CommandRefusal('BAD_SIGNATURE', 'this agent has no cluster key (--cluster-key-file), so it cannot verify any command');
     try {
@@ -152,8 +210,13 @@ export class CommandDispatcher {
 
   private async run(command: Command): Promise<void> {
     const handler = COMMAND_HANDLERS[command.type] as Handler<CommandType>;
+    this.remember(command.cmdId, null);
     try {
-      const outcome = await handler(this.parts.host, command as CommandOf<CommandType>);
+      // Checked when it runs, not when it arrived: it may have waited behind a slow command of its shard.
+      const nowMs = this.clock();
+      const refusal = this.checkLive(command, nowMs);
+      if (refusal) throw refusal;
+      const outcome = await handler(this.parts.host, command as CommandOf<CommandType>, command.ts + this.commandMaxAgeMs, nowMs);
       this.answer(command, outcome);
     } catch (error) {
       // Assertions are bugs and must crash (STYLE.md, "Two kinds of error"); everything else is answered.
@@ -184,11 +247,23 @@ export class CommandDispatcher {
       this.count(typeLabel, outcome.code);
       const message = outcome.message.slice(0, MAX_ERROR_MESSAGE_LENGTH);
       const error = outcome.epoch === undefined ? { code: outcome.code, message } : { code: outcome.code, message, epoch: outcome.epoch };
-      this.parts.publishResult({ cmdId: command.cmdId, ok: false, ts, error });
+      this.publish(command, { cmdId: command.cmdId, ok: false, ts, error }, typeLabel);
       return;
     }
     this.count(typeLabel, 'ok');
-    this.parts.publishResult({ cmdId: command.cmdId, ok: true, ts, result: outcome });
+    this.publish(command, { cmdId: command.cmdId, ok: true, ts, result: outcome }, typeLabel);
+  }
+
+  private publish(command: Command, result: CommandResult, typeLabel: string): void {
+    // Only answers of commands that ran are cached: an unverified one never takes room.
+    if (typeLabel !== '(unverified)') this.remember(command.cmdId, result);
+    this.parts.publishResult(result);
+  }
+
+  private remember(cmdId: string, result: CommandResult | null): void {
+    this.results.delete(cmdId);
+    this.results.set(cmdId, result);
+    if (this.results.size > MAX_CACHED_COMMAND_RESULTS) this.results.delete(this.results.keys().next().value!);
   }
 
   private count(type: string, code: string): void {

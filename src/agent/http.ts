@@ -42,7 +42,12 @@ export interface AgentView {
   readonly replicas: readonly ReplicaFigures[];
   readonly hostFigures: Readonly<Record<string, number>>;
   readonly nowMs: number;
+  /** Further families from parts wired beside the agent (the chaos controller's state). */
+  readonly extraFamilies?: readonly MetricFamilyInput[];
 }
+
+/** A handler for one extra path (`/chaos`); it answers every method itself. */
+export type HttpRoute = (request: IncomingMessage, response: ServerResponse) => void;
 
 const name = (suffix: string): string => `${METRIC_PREFIX}${suffix}`;
 const snake = (camel: string): string => camel.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
@@ -85,6 +90,7 @@ export function agentFamilies(view: AgentView): MetricFamilyInput[] {
     families.push(counter('prediction_dropped_samples_total', 'Non-finite samples the engine dropped.', [{ value: view.scorer.droppedSamples }]));
   }
   families.push(...replicaFamilies(view));
+  families.push(...(view.extraFamilies ?? []));
   return families;
 }
 
@@ -154,8 +160,13 @@ export interface AgentHttpServer {
 }
 
 /** Serves `/metrics` and `/healthz` from `view()`. Throws `AGENT_HTTP_LISTEN` when the port cannot be opened. */
-export async function startHttpServer(host: string, port: number, view: () => AgentView): Promise<AgentHttpServer> {
-  const server: Server = createServer((request, response) => respond(request, response, view));
+export async function startHttpServer(host: string, port: number, view: () => AgentView, routes: Readonly<Record<string, HttpRoute>> = {}): Promise<AgentHttpServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route) route(request, response);
+    else respond(request, response, view);
+  });
   server.maxConnections = HTTP_MAX_CONNECTIONS;
   server.requestTimeout = HTTP_REQUEST_TIMEOUT_MS;
   server.headersTimeout = HTTP_REQUEST_TIMEOUT_MS;

@@ -60,6 +60,8 @@ export interface AgentOptions {
   readonly syntheticSeries: number;
   /** Answers to refused commands (bad signature, stale, replayed) per second; the rest are counted only. */
   readonly maxRefusalAnswersPerS: number;
+  /** Accept injected faults (`foreshard chaos`, POST /chaos); off, every fault is refused 403. For demos and tests only. */
+  readonly allowChaos: boolean;
 }
 
 /** Named limits of the agent options (README, "Limits"). */
@@ -92,6 +94,7 @@ export const AGENT_DEFAULTS = Object.freeze({
   prediction: true,
   syntheticSeries: 0,
   maxRefusalAnswersPerS: 10,
+  allowChaos: false,
 });
 
 /** What a caller gives: the required settings and any overrides; everything else takes its default. */
@@ -112,6 +115,7 @@ export interface AgentOptionsInput {
   prediction?: boolean;
   syntheticSeries?: number;
   maxRefusalAnswersPerS?: number;
+  allowChaos?: boolean;
 }
 
 const brokerUrlPattern = /^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s/]+/;
@@ -155,6 +159,7 @@ export function resolveAgentOptions(input: AgentOptionsInput): AgentOptions {
     prediction: input.prediction ?? d.prediction,
     syntheticSeries: input.syntheticSeries ?? d.syntheticSeries,
     maxRefusalAnswersPerS: input.maxRefusalAnswersPerS ?? d.maxRefusalAnswersPerS,
+    allowChaos: input.allowChaos ?? d.allowChaos,
   };
   const problems = optionProblems(options);
   if (problems.length > 0) throw new AgentError('AGENT_BAD_OPTION', `invalid agent options:\n${problems.map((p) => `  ${p}`).join('\n')}`);

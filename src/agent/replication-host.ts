@@ -6,14 +6,13 @@
 import type { Logger } from '../common/log.js';
 import type { Profile } from '../profiles/index.js';
 import { commandErrorCode, ShardHost, type ShardHostOptions } from '../replication/index.js';
-import type { CommandOutcome } from '../protocol/index.js';
 import type { ShardHostOpener } from './agent.js';
 import { CommandRefusal } from './commands.js';
 import { AgentError } from './errors.js';
 import type { AgentShardHost, ReplicaFigures } from './shard-host.js';
 
 /** Runs a ShardHost command; an error it throws becomes the refusal to answer, with the replica's epoch when it has one. */
-async function command(run: () => Promise<CommandOutcome>): Promise<CommandOutcome> {
+async function command<T>(run: () => Promise<T> | T): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -41,33 +40,37 @@ function hostSettings(profile: Profile): Partial<ShardHostOptions> {
 }
 
 /** Opens the shard host with the replicas already in the data directory. */
-export const openReplicationHost: ShardHostOpener = async ({ options, profile, recorder, logger }) => {
+export const openReplicationHost: ShardHostOpener = async ({ options, profile, recorder, logger, chaos }) => {
   let host: ShardHost;
   try {
-    host = await ShardHost.start({ dataDir: options.dataDir, node: options.nodeId, host: options.dataHost, port: options.dataPort, metrics: recorder, logger: storeLogger(logger), ...hostSettings(profile) });
+    host = await ShardHost.start({ dataDir: options.dataDir, node: options.nodeId, host: options.dataHost, port: options.dataPort, metrics: recorder, logger: storeLogger(logger), ...hostSettings(profile), ...(chaos ? { chaos } : {}) });
   } catch (error) {
     throw new AgentError('AGENT_SHARD_HOST', `the shard host cannot start: ${(error as Error).message}`);
   }
   const reopened = await host.openExisting();
   if (reopened.length > 0) logger.info('reopened replicas', { shards: reopened });
+  // Nobody has told this new session what its replicas are: primaries wait, fenced, for the coordinator.
+  const fenced = await host.recoverAfterRestart();
+  if (fenced.length > 0) logger.info('primaries are recovering until the coordinator decides', { shards: fenced });
   return adapt(host, `${host.options.tls ? 'wss' : 'ws'}://${options.advertiseHost}:${host.port}`);
 };
 
 function adapt(host: ShardHost, dataUrl: string): AgentShardHost {
   return {
     dataUrl,
-    fence: (shard, epoch) => command(() => host.fence(shard, epoch)),
-    unfence: (shard, epoch) => command(() => host.unfence(shard, epoch)),
-    promote: (shard, epoch, args) => command(() => host.promote(shard, epoch, args.throughLsn)),
-    rollback: (shard, epoch, args) => command(() => host.rollback(shard, args.toTs, epoch, args.throughLsn)),
-    demote: (shard, epoch, args) => command(() => host.demote(shard, epoch, args.primary)),
-    follow: (shard, epoch, args) => command(() => host.follow(shard, epoch, { node: args.primary, dataUrl: args.dataUrl }, args.applyDelayMs)),
-    addShadow: (shard, epoch, args) => command(() => host.addShadow(shard, epoch, { node: args.primary, dataUrl: args.dataUrl }, args.applyDelayMs)),
-    removeShadow: (shard, epoch) =>
-      command(async () => {
-        await host.removeShadow(shard, epoch);
-        return { epoch };
-      }),
+    fence: (shard, epoch) => command(() => host.fenceAt(shard, epoch)),
+    promote: (shard, epoch, args, waitMs) => command(() => host.promoteAt(shard, epoch, args, waitMs)),
+    follow: (shard, epoch, args) =>
+      command(() => host.followAt(shard, epoch, { node: args.primary, dataUrl: args.dataUrl }, args.applyDelayMs)),
+    drop: (shard, epoch) => command(() => host.drop(shard, epoch)),
+    report: (shard) => {
+      if (shard === undefined) return host.replicaStates();
+      try {
+        return [host.replicaState(shard)];
+      } catch (error) {
+        throw new CommandRefusal(commandErrorCode(error), (error as Error).message);
+      }
+    },
     replicas: () =>
       host.report().map(
         (report): ReplicaFigures => ({

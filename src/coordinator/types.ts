@@ -8,13 +8,24 @@
 import type { HistoryPair } from './failure-history.js';
 import type { Incident } from './incidents/incident.js';
 
-/** One series that drove a score: the explanation every score carries (DESIGN §4). */
+/**
+ * One series that drove a score: the explanation every score carries (DESIGN §4), named as the
+ * protocol's `ExplanationEntry` (src/protocol/control.ts). The core needs the first five fields;
+ * the others travel along into incidents when the agent sent them.
+ */
 export interface ScoreContribution {
   series: string;
   value: number;
   forecast: number;
   threshold: number;
   share: number;
+  /** The bounds of the forecast's prediction interval. */
+  lower?: number;
+  upper?: number;
+  /** Which side of the threshold is a breach (absent: above). */
+  direction?: 'above' | 'below';
+  breachProbability?: number;
+  anomalyLikelihood?: number;
 }
 
 /** A probability with its explanation, for a node or a shard. */

@@ -2,11 +2,16 @@
  * Coordinator commands on `node/<node>/cmd` and their results on `node/<node>/cmd-result`
  * (DESIGN.md §3, §5.2). A command is `{cmdId, type, shard?, epoch?, args, ts, sig}`: `type` picks
  * the shape of `args`, and `sig` is the HMAC of `signing.ts`. Every shard command carries the shard
- * and an epoch, so a replica can refuse a command from an older epoch (fencing, §2).
+ * and an epoch, so a replica can refuse a command from an older epoch (fencing, §2), and every
+ * command names the agent session it is meant for (`args.session`), so an agent that restarted
+ * refuses the commands sent to its previous life.
+ *
+ * The command set is the one the coordinator's decision core (src/coordinator/) sends, and the
+ * rules below are the ones its safety proofs (test/coordinator/sim/) assume of every agent.
  */
-import { dataUrlSchema, epochSchema, idSchema, lsnSchema, shardIdSchema, textSchema, timestampMsSchema } from './common.js';
-import { MAX_ERROR_MESSAGE_LENGTH } from './limits.js';
-import { boolean, bytes, float, literal, nullable, object, oneOf, optional, refine, string, uint, variants, type Schema, type Shape } from './schema.js';
+import { dataUrlSchema, epochSchema, idSchema, lsnSchema, shardIdSchema, timestampMsSchema } from './common.js';
+import { MAX_ERROR_MESSAGE_LENGTH, MAX_REPLICAS_PER_REPORT } from './limits.js';
+import { array, boolean, bytes, float, literal, object, oneOf, optional, refine, string, uint, variants, type Schema, type Shape } from './schema.js';
 
 /** HMAC-SHA256 output length: the size of `sig`. */
 export const SIGNATURE_BYTES = 32;
@@ -16,9 +21,26 @@ export type ChaosFault = 'cpu' | 'memory' | 'disk-latency' | 'disk-errors' | 'ne
 /** Every {@link ChaosFault}. */
 export const CHAOS_FAULTS = ['cpu', 'memory', 'disk-latency', 'disk-errors', 'network-latency', 'network-loss', 'store-latency', 'crash'] as const satisfies readonly ChaosFault[];
 
-/** Where a replica streams from: the primary's node id and data port. */
-export interface FollowArgs {
+/** The agent session a command is meant for (the `session` of the node's birth). */
+export interface SessionArgs {
+  session: string;
+}
+
+/** `promote` arguments. */
+export interface PromoteArgs extends SessionArgs {
+  /** The replica must have received through this lsn (it waits up to the command's age limit). */
+  throughLsn: number;
+  /** The epoch of the entry at `throughLsn`: a replica holding another entry there refuses `DIVERGED`. */
+  throughEpoch?: number;
+  /** Create an empty replica when there is none (a new shard; `throughLsn` is then 0). */
+  create?: boolean;
+}
+
+/** `follow` arguments: the primary to copy from. */
+export interface FollowArgs extends SessionArgs {
+  /** The primary's node id. */
   primary: string;
+  /** The primary's data port (the coordinator fills it in from the primary's birth). */
   dataUrl: string;
   /** The shadow's apply delay; absent means the profile's. */
   applyDelayMs?: number;
@@ -26,7 +48,7 @@ export interface FollowArgs {
 
 /** The fields every command has, apart from `type`, `args` and the shard fields. */
 interface CommandEnvelope {
-  /** Unique per command; the replay guard remembers it for the skew window. */
+  /** Unique per command; a repeated cmdId is answered from the agent's cache of results. */
   cmdId: string;
   /** The coordinator's clock when it signed, in ms since the Unix epoch. */
   ts: number;
@@ -41,28 +63,29 @@ interface ShardCommand<T extends string, A> extends CommandEnvelope {
 }
 
 /**
- * Every command the coordinator sends, without its signature. What each asks of the node:
- * - `fence`: stop taking writes for the shard at `epoch`, finish in-flight writes, report `lastLsn`.
- * - `unfence`: reopen writes at `epoch` (a switch was abandoned before the shadow promoted).
- * - `promote`: once received through `throughLsn`, apply the whole tail now and serve as primary
- *   at `epoch` (the new epoch).
- * - `rollback`: like promote, but discard the unapplied tail after `toTs` (saved to a file).
- * - `demote`: stop serving as primary; answer writes with MOVED carrying `epoch` and `primary`.
- * - `follow`: an existing replica follows `primary` as a shadow, cutting a conflicting tail.
- * - `add-shadow`: create a replica of the shard and follow `primary` (pre-replication, rebalance).
- * - `remove-shadow`: drop this node's replica of the shard.
+ * Every command the coordinator sends, without its signature. What each asks of the node (every
+ * command is refused `STALE_SESSION` for another session and `EXPIRED` once older than the agent's
+ * command age limit):
+ * - `fence`: raise the replica's epoch to max(own, `epoch`). A primary promoted below `epoch` stops
+ *   taking writes and a shadow stops receiving; both become `recovering`. Answers a {@link ReplicaReport}.
+ * - `promote`: refused `STALE_EPOCH` if `epoch` is below the replica's; idempotent if already primary
+ *   at `epoch`; waits until received through `throughLsn` (else `NOT_CAUGHT_UP`); refused `DIVERGED`
+ *   if its entry at `throughLsn` is not of `throughEpoch`; then applies the whole tail at once and
+ *   takes writes at `epoch`. `create` makes an empty replica first.
+ * - `follow`: refused if `epoch` is below the replica's; creates the replica if missing; copies from
+ *   `primary`, cutting a divergent tail to a conflict file. It takes frames of epoch <= `epoch` only,
+ *   and only from a source whose epoch is at least its own.
+ * - `drop`: deletes the replica; refused `IS_PRIMARY` while it takes writes.
+ * - `report`: the {@link ReplicaReport} of `shard`, or `{replicas}` for every local replica.
  * - `chaos`: inject a fault into this node for `durationMs` (not about a shard).
  */
 export type CommandBody =
-  | ShardCommand<'fence', Record<string, never>>
-  | ShardCommand<'unfence', Record<string, never>>
-  | ShardCommand<'promote', { throughLsn: number }>
-  | ShardCommand<'rollback', { toTs: number; throughLsn: number }>
-  | ShardCommand<'demote', { primary: string | null }>
+  | ShardCommand<'fence', SessionArgs>
+  | ShardCommand<'promote', PromoteArgs>
   | ShardCommand<'follow', FollowArgs>
-  | ShardCommand<'add-shadow', FollowArgs>
-  | ShardCommand<'remove-shadow', Record<string, never>>
-  | (CommandEnvelope & { type: 'chaos'; args: { fault: ChaosFault; durationMs: number; intensity?: number } });
+  | ShardCommand<'drop', SessionArgs>
+  | (CommandEnvelope & { type: 'report'; shard?: number; epoch?: number; args: SessionArgs })
+  | (CommandEnvelope & { type: 'chaos'; args: SessionArgs & { fault: ChaosFault; durationMs: number; intensity?: number } });
 
 /** The `type` of every command. */
 export type CommandType = CommandBody['type'];
@@ -70,7 +93,12 @@ export type CommandType = CommandBody['type'];
 /** A command as published: its body and the HMAC over the body's canonical form. */
 export type Command = CommandBody & { sig: Uint8Array };
 
-const followArgs = { primary: idSchema, dataUrl: dataUrlSchema, applyDelayMs: optional(uint(3_600_000)) };
+/** An agent session id, as births carry it. */
+export const sessionIdSchema: Schema<string> = string({ minLength: 1, maxLength: 64, pattern: /^[A-Za-z0-9._-]+$/, patternName: 'session id' });
+
+const sessionArgs = { session: sessionIdSchema };
+const followArgs = { ...sessionArgs, primary: idSchema, dataUrl: dataUrlSchema, applyDelayMs: optional(uint(3_600_000)) };
+const promoteArgs = { ...sessionArgs, throughLsn: lsnSchema, throughEpoch: optional(epochSchema), create: optional(boolean()) };
 
 function shardCommand<T extends string, S extends Shape>(type: T, args: S) {
   return object({
@@ -86,18 +114,23 @@ function shardCommand<T extends string, S extends Shape>(type: T, args: S) {
 
 /** Schema of {@link Command} (the signature is checked for shape here, for validity in `signing.ts`). */
 export const commandSchema: Schema<Command> = variants('type', {
-  fence: shardCommand('fence', {}),
-  unfence: shardCommand('unfence', {}),
-  promote: shardCommand('promote', { throughLsn: lsnSchema }),
-  rollback: shardCommand('rollback', { toTs: timestampMsSchema, throughLsn: lsnSchema }),
-  demote: shardCommand('demote', { primary: nullable(idSchema) }),
+  fence: shardCommand('fence', sessionArgs),
+  promote: shardCommand('promote', promoteArgs),
   follow: shardCommand('follow', followArgs),
-  'add-shadow': shardCommand('add-shadow', followArgs),
-  'remove-shadow': shardCommand('remove-shadow', {}),
+  drop: shardCommand('drop', sessionArgs),
+  report: object({
+    cmdId: idSchema,
+    type: literal('report'),
+    shard: optional(shardIdSchema),
+    epoch: optional(epochSchema),
+    args: object(sessionArgs),
+    ts: timestampMsSchema,
+    sig: bytes(SIGNATURE_BYTES),
+  }),
   chaos: object({
     cmdId: idSchema,
     type: literal('chaos'),
-    args: object({ fault: oneOf(CHAOS_FAULTS), durationMs: uint(3_600_000), intensity: optional(float({ min: 0, max: 1 })) }),
+    args: object({ ...sessionArgs, fault: oneOf(CHAOS_FAULTS), durationMs: uint(3_600_000), intensity: optional(float({ min: 0, max: 1 })) }),
     ts: timestampMsSchema,
     sig: bytes(SIGNATURE_BYTES),
   }),
@@ -108,10 +141,14 @@ export type CommandErrorCode =
   | 'BAD_SIGNATURE'
   | 'STALE_COMMAND'
   | 'REPLAYED_COMMAND'
+  | 'STALE_SESSION'
+  | 'EXPIRED'
   | 'STALE_EPOCH'
-  | 'UNKNOWN_SHARD'
+  | 'NO_REPLICA'
   | 'NOT_CAUGHT_UP'
-  | 'WRONG_ROLE'
+  | 'DIVERGED'
+  | 'IS_PRIMARY'
+  | 'BAD_REQUEST'
   | 'UNSUPPORTED'
   | 'FAILED';
 
@@ -120,26 +157,43 @@ export const COMMAND_ERROR_CODES = [
   'BAD_SIGNATURE',
   'STALE_COMMAND',
   'REPLAYED_COMMAND',
+  'STALE_SESSION',
+  'EXPIRED',
   'STALE_EPOCH',
-  'UNKNOWN_SHARD',
+  'NO_REPLICA',
   'NOT_CAUGHT_UP',
-  'WRONG_ROLE',
+  'DIVERGED',
+  'IS_PRIMARY',
+  'BAD_REQUEST',
   'UNSUPPORTED',
   'FAILED',
 ] as const satisfies readonly CommandErrorCode[];
 
-/** What a command did, as far as the coordinator needs it. Every field is optional. */
-export interface CommandOutcome {
-  /** The shard's epoch after the command. */
-  epoch?: number;
-  /** `fence`: the last lsn the primary wrote. */
-  lastLsn?: number;
-  /** The replica's received and applied lsns after the command. */
-  receivedLsn?: number;
-  appliedLsn?: number;
-  /** `rollback`, `follow`: the file the discarded or conflicting tail was saved to. */
+/**
+ * A replica's role as its agent sees it. `primary` takes writes at `epoch`; a fenced primary, a
+ * fenced shadow, and every replica after an agent restart are `recovering` until told to promote
+ * or follow.
+ */
+export type ReplicaRole = 'primary' | 'shadow' | 'recovering';
+
+/** One replica's state: the answer to fence, promote and follow, and an entry of `report`. */
+export interface ReplicaReport {
+  shard: number;
+  role: ReplicaRole;
+  epoch: number;
+  receivedLsn: number;
+  appliedLsn: number;
+  /** The epoch of the entry at `receivedLsn` (0 for an empty log): logs compare by (lastEpoch, receivedLsn). */
+  lastEpoch: number;
+  /** `follow`: the conflict file a cut tail was saved to. */
   savedTo?: string;
 }
+
+/**
+ * What a command answers: a {@link ReplicaReport} (fence, promote, follow, report of one shard),
+ * `{replicas}` (report of every shard), or nothing (drop). A refusal may carry the replica's report too.
+ */
+export type CommandOutcome = ReplicaReport | { replicas: ReplicaReport[] } | Record<string, never>;
 
 /** The payload of `node/<node>/cmd-result`. */
 export interface CommandResult {
@@ -150,20 +204,43 @@ export interface CommandResult {
   error?: { code: CommandErrorCode; message: string; epoch?: number };
 }
 
+/** Schema of {@link ReplicaReport}. */
+export const replicaReportSchema: Schema<ReplicaReport> = object({
+  shard: shardIdSchema,
+  role: oneOf(['primary', 'shadow', 'recovering'] as const),
+  epoch: epochSchema,
+  receivedLsn: lsnSchema,
+  appliedLsn: lsnSchema,
+  lastEpoch: epochSchema,
+  savedTo: optional(string({ maxLength: 4096 })),
+});
+
+/** A result is a report, a list of reports, or empty; one object schema with every field optional keeps the three apart by their fields. */
+const outcomeSchema = refine(
+  object({
+    shard: optional(shardIdSchema),
+    role: optional(oneOf(['primary', 'shadow', 'recovering'] as const)),
+    epoch: optional(epochSchema),
+    receivedLsn: optional(lsnSchema),
+    appliedLsn: optional(lsnSchema),
+    lastEpoch: optional(epochSchema),
+    savedTo: optional(string({ maxLength: 4096 })),
+    replicas: optional(array(replicaReportSchema, MAX_REPLICAS_PER_REPORT)),
+  }),
+  (value) => {
+    const reportFields = ['shard', 'role', 'epoch', 'receivedLsn', 'appliedLsn', 'lastEpoch'].filter((key) => (value as Record<string, unknown>)[key] !== undefined);
+    if (reportFields.length > 0 && reportFields.length < 6) return 'a replica report needs shard, role, epoch, receivedLsn, appliedLsn and lastEpoch';
+    if (reportFields.length > 0 && value.replicas !== undefined) return 'a result is one report or a list of reports, not both';
+    return undefined;
+  },
+) as unknown as Schema<CommandOutcome>;
+
 /** Schema of {@link CommandResult}. `ok: false` needs an `error`. */
 export const commandResultSchema: Schema<CommandResult> = refine(object({
   cmdId: idSchema,
   ok: boolean(),
   ts: timestampMsSchema,
-  result: optional(
-    object({
-      epoch: optional(epochSchema),
-      lastLsn: optional(lsnSchema),
-      receivedLsn: optional(lsnSchema),
-      appliedLsn: optional(lsnSchema),
-      savedTo: optional(textSchema),
-    }),
-  ),
+  result: optional(outcomeSchema),
   error: optional(
     object({
       code: oneOf(COMMAND_ERROR_CODES),

@@ -26,6 +26,7 @@ import {
 } from './limits.js';
 import {
   array,
+  boolean,
   float,
   literal,
   nullable,
@@ -78,10 +79,20 @@ export interface CoordinatorBirth {
   version: string;
   /** Absent means running. */
   automation?: AutomationState;
+  /**
+   * This coordinator's generation: one more than the last one it found retained here. Epochs it
+   * allocates start above any an earlier generation used, so it must only go up.
+   */
+  generation?: number;
+}
+
+/** The coordinator's will (or clean shutdown): a node's, plus its generation, so the next one still counts up from it. */
+export interface CoordinatorWill extends NodeWill {
+  generation?: number;
 }
 
 /** The payload of `coordinator/state`: a birth or a will, like a node's. */
-export type CoordinatorState = CoordinatorBirth | NodeWill;
+export type CoordinatorState = CoordinatorBirth | CoordinatorWill;
 
 const sessionSchema = string({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: /^[A-Za-z0-9._-]+$/, patternName: 'session id' });
 const willSchema: Schema<NodeWill> = object({ state: literal('offline'), session: sessionSchema, ts: optional(timestampMsSchema) });
@@ -107,8 +118,9 @@ export const coordinatorStateSchema: Schema<CoordinatorState> = variants('state'
     ts: timestampMsSchema,
     version: textSchema,
     automation: optional(oneOf(['running', 'paused'] as const)),
+    generation: optional(uint()),
   }),
-  offline: willSchema,
+  offline: object({ state: literal('offline'), session: sessionSchema, ts: optional(timestampMsSchema), generation: optional(uint()) }),
 });
 
 // ---------------------------------------------------------------- metrics
@@ -225,6 +237,15 @@ export interface ShardRoute {
   writes: WritesState;
   /** The data port URL of every node named in `primary` and `shadows`. */
   dataUrls: Record<string, string>;
+  /**
+   * False when no replica is left to serve the shard (then `writes` is `unavailable`). Absent in
+   * tables of older coordinators: read it as `writes !== 'unavailable'`.
+   */
+  available?: boolean;
+  /** Shadows added by pre-replication (a subset of `shadows`), so a restarted coordinator can remove them later. */
+  extraShadows?: string[];
+  /** Old primaries set aside by a switch: they serve nothing but still hold a log. Gateways ignore them. */
+  recovering?: string[];
 }
 
 /** The payload of `routing`: retained, and `version` only goes up. */
@@ -245,6 +266,9 @@ export const shardRouteSchema: Schema<ShardRoute> = refine(
     shadows: array(idSchema, MAX_SHADOWS_PER_SHARD),
     writes: oneOf(['open', 'paused', 'unavailable'] as const),
     dataUrls: record(idSchema, dataUrlSchema, MAX_SHADOWS_PER_SHARD + 1),
+    available: optional(boolean()),
+    extraShadows: optional(array(idSchema, MAX_SHADOWS_PER_SHARD)),
+    recovering: optional(array(idSchema, MAX_SHADOWS_PER_SHARD)),
   }),
   (route) => {
     const named = route.primary === null ? route.shadows : [route.primary, ...route.shadows];
@@ -308,6 +332,12 @@ export interface Incident {
   /** The score history before the incident, oldest first. */
   scores: { ts: number; p: number }[];
   timeline: TimelineEvent[];
+  /** When it closed; absent while in progress. */
+  closedTs?: number;
+  /** The coordinator's finer result (`switched`, `failed-over`, `adopted`, `reopened`, `abandoned`, `unavailable`). */
+  result?: string;
+  /** Whether the old primary's node failed within the horizon after a planned switch; absent until known. */
+  nodeFailedWithinHorizon?: boolean;
 }
 
 const eventNameSchema = string({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: /^[a-z0-9][a-z0-9-]*$/, patternName: 'event name' });
@@ -327,4 +357,7 @@ export const incidentSchema: Schema<Incident> = object({
   rootCause: object({ summary: textSchema, score: optional(probabilitySchema), top: array(explanationEntrySchema, MAX_EXPLANATION_ENTRIES) }),
   scores: array(object({ ts: timestampMsSchema, p: probabilitySchema }), MAX_INCIDENT_SCORE_SAMPLES),
   timeline: array(object({ ts: timestampMsSchema, event: eventNameSchema, detail: optional(textSchema) }), MAX_INCIDENT_TIMELINE_EVENTS),
+  closedTs: optional(timestampMsSchema),
+  result: optional(eventNameSchema),
+  nodeFailedWithinHorizon: optional(boolean()),
 });

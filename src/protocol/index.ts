@@ -19,4 +19,5 @@ export * from './client.js';
 export * from './dataport.js';
 export * from './topics.js';
 export * from './signing.js';
+export * from './operator.js';
 export * from './tokens.js';

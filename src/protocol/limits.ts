@@ -54,6 +54,16 @@ export const MAX_SNAPSHOT_CHUNK_ENTRIES = 4_096;
 
 /** Accepted difference between a command's `ts` and the receiver's clock. */
 export const COMMAND_SKEW_MS = 30_000;
+/**
+ * Agents refuse (`EXPIRED`) a command older than this, and a promote waits at most this long from
+ * the command's `ts`. A restarted coordinator waits it out before it decides anything, so no command
+ * of its previous life can still take effect: its `commandMaxAgeMs` must be at least this.
+ */
+export const DEFAULT_COMMAND_MAX_AGE_MS = 5_000;
+/** Command results an agent keeps to answer a repeated cmdId (the oldest go first). */
+export const MAX_CACHED_COMMAND_RESULTS = 4_096;
+/** Most replica reports in one `report` answer. */
+export const MAX_REPLICAS_PER_REPORT = 16_384;
 /** Most command ids the replay guard remembers (it fails closed beyond this). */
 export const MAX_REMEMBERED_COMMAND_IDS = 65_536;
 /** Shortest accepted HMAC key, in bytes (RFC 2104 §3: at least the output length is recommended). */
@@ -73,9 +83,11 @@ export const MAX_PAYLOAD_BYTES = Object.freeze({
   metrics: 64 * KiB,
   score: 1 * MiB,
   command: 16 * KiB,
-  'command-result': 16 * KiB,
+  'command-result': 2 * MiB,
   routing: 8 * MiB,
   incident: 2 * MiB,
+  'operator-request': 4 * KiB,
+  'operator-result': 16 * KiB,
 } as const);
 
 /**

@@ -20,6 +20,7 @@ import {
   type Score,
 } from './control.js';
 import { ProtocolError } from './errors.js';
+import { operatorRequestSchema, operatorResultSchema, type OperatorRequest, type OperatorResult } from './operator.js';
 import { MAX_PAYLOAD_BYTES } from './limits.js';
 import { validate, type Schema } from './schema.js';
 
@@ -33,6 +34,8 @@ export interface MessageTypes {
   'command-result': CommandResult;
   routing: RoutingTable;
   incident: Incident;
+  'operator-request': OperatorRequest;
+  'operator-result': OperatorResult;
 }
 
 /** An MQTT message kind. */
@@ -48,6 +51,8 @@ export const MESSAGE_SCHEMAS: { readonly [K in MessageKind]: Schema<MessageTypes
   'command-result': commandResultSchema,
   routing: routingTableSchema,
   incident: incidentSchema,
+  'operator-request': operatorRequestSchema,
+  'operator-result': operatorResultSchema,
 });
 
 /** Every message kind. */

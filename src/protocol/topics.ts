@@ -58,6 +58,10 @@ export interface ClusterTopics {
   readonly routing: string;
   /** `foreshard/v1/<cluster>/coordinator/state`. */
   readonly coordinatorState: string;
+  /** `foreshard/v1/<cluster>/coordinator/cmd`: signed operator requests (switch, pause/resume automation). */
+  readonly coordinatorCmd: string;
+  /** `foreshard/v1/<cluster>/coordinator/cmd-result`: the coordinator's answers to them. */
+  readonly coordinatorCmdResult: string;
   /** `foreshard/v1/<cluster>/incident/<id>`. */
   incident(id: string): string;
   /** `foreshard/v1/<cluster>/incident/+`. */
@@ -75,6 +79,8 @@ export function clusterTopics(cluster: string): ClusterTopics {
     allNodes: (channel: NodeChannel) => `${base}/node/+/${channel}`,
     routing: `${base}/routing`,
     coordinatorState: `${base}/coordinator/state`,
+    coordinatorCmd: `${base}/coordinator/cmd`,
+    coordinatorCmdResult: `${base}/coordinator/cmd-result`,
     incident: (id: string) => `${base}/incident/${checkId('incident id', id)}`,
     allIncidents: `${base}/incident/+`,
     everything: `${base}/#`,
@@ -85,7 +91,11 @@ function badTopic(topic: string, why: string): ProtocolError {
   return new ProtocolError('BAD_TOPIC', `topic ${JSON.stringify(topic.slice(0, 200))} ${why}`);
 }
 
-/** Parses a received topic; anything that is not a foreshard v1 topic is a `BAD_TOPIC` ProtocolError. */
+/**
+ * Parses a received topic; anything that is not a foreshard v1 topic is a `BAD_TOPIC` ProtocolError.
+ * The operator channels `coordinator/cmd` and `coordinator/cmd-result` are read only by the
+ * coordinator and the CLI, which match them by their exact topic (`ClusterTopics.coordinatorCmd`).
+ */
 export function parseTopic(topic: string): ParsedTopic {
   const levels = topic.split('/', MAX_TOPIC_DEPTH + 1);
   if (levels.length > MAX_TOPIC_DEPTH) throw badTopic(topic, `has more than ${MAX_TOPIC_DEPTH} levels`);

@@ -24,7 +24,13 @@ export type ReplicationErrorCode =
   /** A data port URL that is not ws:// or wss://. */
   | 'BAD_URL'
   /** The host or the link is closed. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** promote: the replica's entry at `throughLsn` is of another epoch than `throughEpoch`. */
+  | 'DIVERGED'
+  /** drop: the replica takes writes. */
+  | 'IS_PRIMARY'
+  /** A command that makes no sense for this node (e.g. follow itself). */
+  | 'BAD_REQUEST';
 
 /** A typed, recoverable replication error. Only the call that threw failed; the host goes on. */
 export class ReplicationError extends Error {
@@ -47,8 +53,9 @@ export function isReplicationError(error: unknown, code?: ReplicationErrorCode):
 export function commandErrorCode(error: unknown): CommandErrorCode {
   if (isReplicationError(error) || isStoreError(error)) {
     const code = (error as { code: string }).code;
-    if (code === 'STALE_EPOCH' || code === 'UNKNOWN_SHARD' || code === 'NOT_CAUGHT_UP' || code === 'WRONG_ROLE') return code;
-    if (code === 'MOVED') return 'WRONG_ROLE';
+    if (code === 'STALE_EPOCH' || code === 'NOT_CAUGHT_UP' || code === 'DIVERGED' || code === 'IS_PRIMARY' || code === 'BAD_REQUEST') return code;
+    if (code === 'UNKNOWN_SHARD') return 'NO_REPLICA';
+    if (code === 'WRONG_ROLE' || code === 'MOVED' || code === 'SHARD_EXISTS') return 'BAD_REQUEST';
   }
   return 'FAILED';
 }

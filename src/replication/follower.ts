@@ -191,6 +191,13 @@ export class Follower {
 
   private onReplicationFrame(frame: WireFrame): void {
     if (frame.shard !== this.shard) return this.onBadFrame(new Error(`frame for shard ${frame.shard} on the link of shard ${this.shard}`));
+    if (frame.epoch > this.epoch) {
+      // An entry of an epoch this shadow was not told to follow: its source was promoted again, and
+      // only the coordinator may say whether this shadow belongs to that epoch (a follow command).
+      this.context.log('warn', 'replication.frame_above_follow_epoch', { shard: this.shard, primary: this.primary.node, frameEpoch: frame.epoch, followEpoch: this.epoch });
+      this.link?.close();
+      return;
+    }
     if (this.awaitingLsn !== undefined) {
       if (frame.lsn !== this.awaitingLsn) return; // a leftover of the stream before the resync
       this.awaitingLsn = undefined;

@@ -6,7 +6,7 @@
  * @module
  */
 export { ShardHost } from './shard-host.js';
-export { resolveShardHostOptions, SHARD_HOST_DEFAULTS, type ShardHostOptions, type DataPortTls } from './options.js';
+export { resolveShardHostOptions, SHARD_HOST_DEFAULTS, type ShardHostOptions, type DataPortTls, type ReplicationChaosHooks } from './options.js';
 export { ReplicationError, isReplicationError, commandErrorCode, type ReplicationErrorCode } from './errors.js';
 export { DataPortClient, DataPortLink, type DataPortLinkOptions, type DataPortLinkHandlers, type DataRequest } from './link.js';
 export { MAX_BAD_FRAMES_PER_CONNECTION } from './data-port.js';

@@ -3,9 +3,18 @@
  * Every limit here is enforced where data enters and listed in docs/replication.md.
  */
 import assert from 'node:assert/strict';
-import { systemClock, type Clock, type FsyncPolicy, type ReplicaOptions, type StoreLogger } from '../store/index.js';
+import { systemClock, type Clock, type FsyncPolicy, type ReplicaOptions, type StoreChaosHooks, type StoreLogger } from '../store/index.js';
 import { DEFAULT_CLIENT_LIMITS, type ClientLimits } from '../protocol/index.js';
 import type { StoreMetricsRecorder } from '../metrics/store-metrics.js';
+
+/**
+ * Fault hooks an agent may give its shard host (its chaos controller, src/chaos/): the store's
+ * fsync delay for every replica opened here, and a verdict per data port request.
+ */
+export interface ReplicationChaosHooks extends StoreChaosHooks {
+  /** True when this gateway request should fail with an injected I/O error. */
+  shouldFailRequest(): boolean;
+}
 
 /** TLS for the data port (uWS SSLApp): PEM file paths. */
 export interface DataPortTls {
@@ -67,6 +76,8 @@ export interface ShardHostOptions {
   logger: StoreLogger;
   /** When set, write latencies and replication lag are recorded here (the agent samples it). */
   metrics?: StoreMetricsRecorder;
+  /** Injected faults (`foreshard chaos`); absent, nothing is injected. */
+  chaos?: ReplicationChaosHooks;
 }
 
 const MiB = 1024 * 1024;

@@ -68,6 +68,11 @@ export async function serveRequest(frame: DataRequestFrame, served: ServedShard 
   if (!served) return failure(frame.rid, { code: 'UNKNOWN_SHARD', message: `node ${node} holds no replica of shard ${frame.shard}` });
   const refused = routingError(served, frame.epoch, node);
   if (refused) return failure(frame.rid, refused);
+  // `foreshard chaos error-rate`: the store fails this request as a disk would, before applying
+  // anything, so a failed write is never applied; the gateway sees an agent error (INTERNAL).
+  if (context.options.chaos?.shouldFailRequest()) {
+    return failure(frame.rid, { code: 'INTERNAL', message: `I/O error (EIO) on node ${node}, injected by foreshard chaos error-rate` });
+  }
   const replica = served.replica;
   if (frame.op === 'get') {
     return { type: 'response', rid: frame.rid, ok: true, epoch: replica.epoch, value: replica.get(frame.key) ?? null };

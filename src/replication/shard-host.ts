@@ -17,7 +17,7 @@ import { ShardPublisher } from './publisher.js';
 import type { ServedShard } from './requests.js';
 import { installSnapshotFiles } from './snapshot-install.js';
 import { TokenBucket } from './token-bucket.js';
-import type { PrimaryAddress, ReplicationStats, ShardCommandOutcome, ShardReport } from './types.js';
+import type { PrimaryAddress, PromoteRequest, ReplicaState, ReplicationStats, ShardCommandOutcome, ShardReport } from './types.js';
 
 interface ShardEntry extends ServedShard {
   follower: Follower | undefined;
@@ -202,6 +202,118 @@ export class ShardHost {
     rmSync(entry.replica.dirs.shardDir, { recursive: true, force: true });
   }
 
+  // ---- the coordinator's command set (src/protocol/commands.ts) ------------------------------
+
+  /**
+   * After a restart nobody has told this node what its replicas are: a primary comes back
+   * `recovering` (fenced at its own epoch, so it takes no write) until the coordinator promotes it
+   * again or tells it to follow. Shadows have no follower yet, so they report `recovering` too.
+   */
+  async recoverAfterRestart(): Promise<number[]> {
+    const fenced: number[] = [];
+    for (const [shard, entry] of this.shards) {
+      if (entry.replica.role !== 'primary') continue;
+      await entry.replica.fence(entry.replica.epoch);
+      this.syncPublisher(entry);
+      fenced.push(shard);
+    }
+    return fenced;
+  }
+
+  /** The replica of `shard` as the coordinator reads it; throws UNKNOWN_SHARD. */
+  replicaState(shard: number): ReplicaState {
+    const entry = this.entry(shard);
+    const replica = entry.replica;
+    const role = replica.role === 'primary' ? 'primary' : replica.role === 'shadow' && entry.follower !== undefined ? 'shadow' : 'recovering';
+    return { shard, role, epoch: replica.epoch, receivedLsn: replica.receivedLsn, appliedLsn: replica.appliedLsn, lastEpoch: replica.lastEpoch };
+  }
+
+  /** Every replica here, as the coordinator reads them. */
+  replicaStates(): ReplicaState[] {
+    return this.shardIds().map((id) => this.replicaState(id));
+  }
+
+  /**
+   * `fence(E)`: the replica's epoch becomes max(own, E). A primary promoted below E stops taking
+   * writes (it still streams its tail to shadows, so a switch target can catch up), and a shadow
+   * stops receiving; both are `recovering` until told to promote or follow.
+   */
+  async fenceAt(shard: number, epoch: number): Promise<ReplicaState> {
+    const entry = this.entry(shard);
+    await entry.follower?.stop();
+    entry.follower = undefined;
+    if (epoch > entry.replica.epoch) await entry.replica.fence(epoch);
+    this.syncPublisher(entry);
+    return this.replicaState(shard);
+  }
+
+  /**
+   * `promote(E)`: refused STALE_EPOCH below the replica's epoch, idempotent at it when already
+   * primary. Waits (up to `waitMs`) until received through `throughLsn`, refuses DIVERGED when the
+   * entry there is of another epoch than `throughEpoch`, then applies the whole tail at once and
+   * takes writes at E. `create` makes an empty replica when there is none.
+   */
+  async promoteAt(shard: number, epoch: number, request: PromoteRequest, waitMs: number): Promise<ReplicaState> {
+    this.requireOpen();
+    if (!this.shards.has(shard) && request.create === true && request.throughLsn === 0) {
+      await this.openShard(shard, 'primary', epoch);
+      return this.replicaState(shard);
+    }
+    const entry = this.entry(shard);
+    const replica = entry.replica;
+    if (epoch < replica.epoch) throw staleEpoch(entry, epoch);
+    if (replica.role === 'primary' && replica.epoch === epoch) return this.replicaState(shard);
+    if (replica.role === 'primary') {
+      await replica.fence(epoch); // a primary of an older epoch is promoted again at a fresh one
+      this.syncPublisher(entry);
+    }
+    if (replica.receivedLsn < request.throughLsn) {
+      if (!entry.follower || !(await entry.follower.waitReceived(request.throughLsn, Math.max(0, waitMs)))) {
+        throw new ReplicationError('NOT_CAUGHT_UP', `shard ${shard} received through lsn ${entry.replica.receivedLsn}; promotion needs ${request.throughLsn}`, { receivedLsn: entry.replica.receivedLsn });
+      }
+    }
+    const held = request.throughLsn > 0 ? entry.replica.epochAt(request.throughLsn) : undefined;
+    if (request.throughEpoch !== undefined && held !== undefined && held !== request.throughEpoch) {
+      throw new ReplicationError('DIVERGED', `shard ${shard} holds lsn ${request.throughLsn} at epoch ${held}, not ${request.throughEpoch}`, { epoch: entry.replica.epoch });
+    }
+    await entry.follower?.stop();
+    entry.follower = undefined;
+    await entry.replica.promote(epoch, request.throughLsn, true);
+    entry.primary = null;
+    entry.demoted = false;
+    this.syncPublisher(entry, true);
+    return this.replicaState(shard);
+  }
+
+  /**
+   * `follow(E)`: refused below the replica's epoch; creates the replica when missing; copies from
+   * `primary`, cutting a divergent tail to a conflict file once the link learns where the logs part.
+   * The follower takes frames of epoch <= E only, from a source at an epoch of at least its own.
+   */
+  async followAt(shard: number, epoch: number, primary: PrimaryAddress, applyDelayMs?: number): Promise<ReplicaState> {
+    this.requireOpen();
+    if (primary.node === this.options.node) throw new ReplicationError('BAD_REQUEST', `node ${primary.node} cannot follow itself`);
+    const existing = this.shards.get(shard);
+    if (existing && epoch < existing.replica.epoch) throw staleEpoch(existing, epoch);
+    if (existing?.replica.role === 'primary') {
+      await existing.replica.fence(epoch);
+      this.syncPublisher(existing);
+    }
+    const outcome = existing ? await this.follow(shard, epoch, primary, applyDelayMs) : await this.addShadow(shard, epoch, primary, applyDelayMs);
+    const state = this.replicaState(shard);
+    return outcome.savedTo === undefined ? state : { ...state, savedTo: outcome.savedTo };
+  }
+
+  /** `drop(E)`: deletes the replica; refused IS_PRIMARY while it takes writes. Missing is fine. */
+  async drop(shard: number, epoch: number): Promise<void> {
+    this.requireOpen();
+    const entry = this.shards.get(shard);
+    if (!entry) return;
+    if (entry.replica.role === 'primary') throw new ReplicationError('IS_PRIMARY', `shard ${shard} takes writes on node ${this.options.node}`);
+    if (epoch < entry.replica.epoch) throw staleEpoch(entry, epoch);
+    await this.removeShadow(shard, entry.replica.epoch);
+  }
+
   /** Every replica's role, epoch, lsns, lag and rollback window (and a primary's shadows). */
   report(): ShardReport[] {
     return this.shardIds().map((id) => this.reportShard(id));
@@ -260,6 +372,8 @@ export class ShardHost {
     return Replica.open({
       fsyncPolicy: options.fsyncPolicy, batchMs: options.batchMs, ...options.replica,
       dataDir: options.dataDir, shard, role, epoch, applyDelayMs, clock: options.clock, logger: options.logger,
+      ...(options.chaos ? { chaos: options.chaos } : {}),
+      ...(options.metrics ? { onFsync: (durationMs: number) => options.metrics!.recordFsync(durationMs) } : {}),
     });
   }
 

@@ -79,3 +79,27 @@ export interface ShardCommandOutcome {
   /** The conflict or rollback file written, if any. */
   savedTo?: string;
 }
+
+/**
+ * One replica as the coordinator reads it (src/protocol `ReplicaReport`): `primary` while it takes
+ * writes, `shadow` while it follows a primary, and `recovering` otherwise (fenced, or not yet told
+ * what to do since the agent restarted).
+ */
+export interface ReplicaState {
+  shard: number;
+  role: 'primary' | 'shadow' | 'recovering';
+  epoch: number;
+  receivedLsn: number;
+  appliedLsn: number;
+  /** The epoch of the entry at `receivedLsn`; 0 for an empty log. */
+  lastEpoch: number;
+  /** The conflict file a cut tail went to, when a follow cut one. */
+  savedTo?: string;
+}
+
+/** What `promoteAt` needs besides the epoch. */
+export interface PromoteRequest {
+  throughLsn: number;
+  throughEpoch?: number;
+  create?: boolean;
+}

@@ -6,7 +6,7 @@
  */
 export { Replica, type WriteResult, type OpenReport, type PreviousVersion, type FrameListener } from './replica.js';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.js';
-export { REPLICA_DEFAULTS, resolveReplicaOptions, shardDirectories, type ReplicaOptions, type ReplicaRole, type StoreLogger } from './options.js';
+export { REPLICA_DEFAULTS, resolveReplicaOptions, shardDirectories, type ReplicaOptions, type ReplicaRole, type StoreChaosHooks, type StoreLogger } from './options.js';
 export { validateFrame, type ReplicationFrame } from './frame.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { KEY_MAX_BYTES, VALUE_MAX_BYTES, type LogRecord } from './record.js';

@@ -34,6 +34,10 @@ export interface LogOptions {
   maxBatchBytes: number;
   /** Cut at corruption that is followed by good records (losing them) instead of refusing to open. */
   repair: boolean;
+  /** Extra milliseconds the next fsync takes (an injected slow disk); absent or 0 for none. */
+  fsyncDelayMs?: () => number;
+  /** Called with each fsync's duration in ms, the injected delay included. */
+  onFsync?: (durationMs: number) => void;
 }
 
 /** What recovery did to the log; `cut` is set whenever bytes were removed. */
@@ -223,7 +227,7 @@ export class ShardLog {
       const last = batch.at(-1)!;
       Object.assign(active, { bytes: active.bytes + data.length, lastLsn: last.lsn, lastEpoch: last.epoch, lastTs: last.ts });
       this.writtenLsn = last.lsn;
-      if (this.options.fsyncPolicy !== 'none') await fdatasyncAsync(this.fd!);
+      if (this.options.fsyncPolicy !== 'none') await this.sync();
       this.callbacks.onDurable(last.lsn);
     } catch (error) {
       // After a failed write the file's tail is unknown: stop appending until the replica reopens,
@@ -232,6 +236,18 @@ export class ShardLog {
       this.queue = [];
       this.callbacks.onError(this.failure);
     }
+  }
+
+  /**
+   * One fdatasync, timed. An injected delay is awaited inside the timed span, so a slow disk made
+   * by `foreshard chaos` looks to the metrics and to every waiting write exactly like a real one.
+   */
+  private async sync(): Promise<void> {
+    const startedMs = performance.now();
+    const delayMs = this.options.fsyncDelayMs?.() ?? 0;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    await fdatasyncAsync(this.fd!);
+    this.options.onFsync?.(performance.now() - startedMs);
   }
 
   /** The segment the next batch goes to; seals the current one and starts another when it is full. */

@@ -9,6 +9,15 @@ import { FSYNC_POLICIES, type FsyncPolicy } from './fsync.js';
 
 export type ReplicaRole = 'primary' | 'shadow' | 'fenced';
 
+/**
+ * Fault hooks an agent may give the store (its chaos controller, src/chaos/). The store calls
+ * them and imports nothing from there, so the store stays usable and testable on its own.
+ */
+export interface StoreChaosHooks {
+  /** Milliseconds an fsync starting at `nowMs` takes beyond the real one (a slow disk); 0 for none. */
+  fsyncDelayMs(nowMs: number): number;
+}
+
 /** Structured log line: `event` is a stable name, `fields` its details. */
 export type StoreLogger = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
 
@@ -41,6 +50,10 @@ export interface ReplicaOptions {
   repair: boolean;
   clock: Clock;
   logger: StoreLogger;
+  /** Injected faults (`foreshard chaos`); absent, the store runs as it is. */
+  chaos?: StoreChaosHooks;
+  /** Called with each fsync's duration in ms, an injected delay included (the agent's store_fsync_ms_p99). */
+  onFsync?: (durationMs: number) => void;
 }
 
 const MiB = 1024 * 1024;

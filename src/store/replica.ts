@@ -15,7 +15,7 @@ import { StoreError } from './errors.js';
 import { ensureDirectory } from './files.js';
 import { Fifo } from './fifo.js';
 import { frameToRecord, recordToFrame, validateFrame, type ReplicationFrame } from './frame.js';
-import { copyRecord, ShardLog, type LogOpenReport } from './log.js';
+import { copyRecord, ShardLog, type LogOpenReport, type LogOptions } from './log.js';
 import { readMeta, writeMeta } from './meta.js';
 import { resolveReplicaOptions, shardDirectories, type ReplicaOptions, type ReplicaRole, type ShardDirectories } from './options.js';
 import { encodeRecord, KEY_MAX_BYTES, VALUE_MAX_BYTES, type LogRecord } from './record.js';
@@ -124,6 +124,12 @@ export class Replica {
     return replica;
   }
 
+  /** The log's fsync hooks: the injected delay on the replica's clock, and the duration callback. */
+  private syncHooks(): Pick<LogOptions, 'fsyncDelayMs' | 'onFsync'> {
+    const { chaos, onFsync, clock } = this.options;
+    return { ...(chaos ? { fsyncDelayMs: () => chaos.fsyncDelayMs(clock.now()) } : {}), ...(onFsync ? { onFsync } : {}) };
+  }
+
   /** Loads the newest good snapshot and replays the log after it; see OpenReport. */
   private recover(removedSnapshots: string[]): void {
     const { snapshot, damaged } = loadLatestSnapshot(this.dirs.snapshotDir);
@@ -132,7 +138,7 @@ export class Replica {
     const replay: LogRecord[] = [];
     const { log, report } = ShardLog.open(
       { logDir: this.dirs.logDir, coldDir: this.dirs.coldDir },
-      { fsyncPolicy: this.options.fsyncPolicy, batchMs: this.options.batchMs, segmentMaxBytes: this.options.segmentMaxBytes, maxBatchBytes: this.options.maxBatchBytes, repair: this.options.repair },
+      { fsyncPolicy: this.options.fsyncPolicy, batchMs: this.options.batchMs, segmentMaxBytes: this.options.segmentMaxBytes, maxBatchBytes: this.options.maxBatchBytes, repair: this.options.repair, ...this.syncHooks() },
       this.state.appliedLsn,
       (record) => replay.push(copyRecord(record)),
       { onDurable: (lsn) => this.onDurable(lsn), onError: (error) => this.onLogError(error) },
@@ -359,7 +365,11 @@ export class Replica {
     if (this.ioFailure) throw this.ioFailure;
     if (this.applyFailure) throw this.applyFailure;
     if (frame.shard !== this.options.shard) throw new StoreError('WRONG_SHARD', `frame for shard ${frame.shard} sent to shard ${this.options.shard}`);
-    if (frame.epoch < this.epochValue) throw new StoreError('STALE_EPOCH', `frame epoch ${frame.epoch} is below this replica's epoch ${this.epochValue}`, { epoch: this.epochValue });
+    // Epochs never go back along a log. A shadow told to follow at epoch E still takes the entries
+    // older primaries wrote at lower epochs (a new shadow copies the whole log); which sources and
+    // which upper epoch it may take them from is replication's rule (src/replication/follower.ts).
+    const lastEpoch = this.lastEpoch;
+    if (frame.epoch < lastEpoch && frame.lsn > this.acceptedLsn) throw new StoreError('STALE_EPOCH', `frame epoch ${frame.epoch} is below the epoch ${lastEpoch} of this replica's last entry`, { epoch: this.epochValue });
     if (this.roleValue !== 'shadow') throw new StoreError('WRONG_ROLE', `shard ${this.options.shard} is ${this.roleValue} here; only a shadow receives frames`, { role: this.roleValue });
     if (frame.lsn <= this.acceptedLsn) {
       const heldEpoch = this.epochAt(frame.lsn);
@@ -398,6 +408,11 @@ export class Replica {
   epochEnd(epoch: number): number {
     const next = this.epochHistory.find((h) => h.epoch > epoch && h.firstLsn > 0);
     return next ? Math.min(next.firstLsn - 1, this.acceptedLsn) : this.acceptedLsn;
+  }
+
+  /** The epoch of the last accepted entry; 0 for an empty log. */
+  get lastEpoch(): number {
+    return this.acceptedLsn === 0 ? 0 : this.epochAt(this.acceptedLsn);
   }
 
   /** Epoch of the record at `lsn` in this log (for lsns before the snapshot: the snapshot's epoch). */
@@ -501,8 +516,9 @@ export class Replica {
    * through `throughLsn`: applies its whole received tail at once, ignoring the delay, and opens
    * writes. Throws NOT_CAUGHT_UP (details.receivedLsn) when it has not received that far yet.
    */
-  async promote(epoch: number, throughLsn: number): Promise<{ epoch: number; lastLsn: number }> {
-    this.requireEpoch(epoch, false);
+  async promote(epoch: number, throughLsn: number, allowEqualEpoch = false): Promise<{ epoch: number; lastLsn: number }> {
+    // The coordinator fences a replica at the epoch it may later promote it at; the caller allows that.
+    this.requireEpoch(epoch, allowEqualEpoch);
     if (this.roleValue === 'primary') throw new StoreError('WRONG_ROLE', `shard ${this.options.shard} is already primary`);
     await this.log.flush();
     if (this.durableLsn < throughLsn) {

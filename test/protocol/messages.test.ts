@@ -106,6 +106,21 @@ test('commands: unknown types and wrong args are refused', () => {
   assert.equal(codeOf(() => decodeMessage('command', encodeCbor({ ...command!, args: {} }))), 'SCHEMA');
   assert.equal(codeOf(() => decodeMessage('command', encodeCbor({ ...command!, sig: new Uint8Array(64) }))), 'FIELD_TOO_LARGE');
   assert.equal(codeOf(() => decodeMessage('command-result', encodeCbor({ cmdId: 'x', ok: false, ts: TS }))), 'SCHEMA');
+  // Every command names the agent session it is for.
+  const fence = SAMPLES.command[1]!;
+  assert.equal(codeOf(() => decodeMessage('command', encodeCbor({ ...fence, args: {} }))), 'SCHEMA');
+  // A result is one whole replica report, or a list of them: half a report is refused.
+  assert.equal(codeOf(() => decodeMessage('command-result', encodeCbor({ cmdId: 'x', ok: true, ts: TS, result: { shard: 1, epoch: 2 } }))), 'SCHEMA');
+});
+
+test('epochs above 2^32 travel as CBOR integers and come back exact', () => {
+  const fence = SAMPLES.command.find((c) => c.type === 'fence')!;
+  const decoded = decodeMessage('command', encodeMessage('command', fence));
+  assert.equal((decoded as { epoch: number }).epoch, 2 ** 33);
+  const routing = decodeMessage('routing', encodeMessage('routing', SAMPLES.routing[0]!));
+  const route = routing.shards.find((r) => r.id === 2)!;
+  assert.equal(route.epoch, 2 ** 33 + 1);
+  assert.deepEqual([route.available, route.extraShadows, route.recovering], [true, ['node-b'], ['node-d']]);
 });
 
 test('unknown fields are dropped, so a newer peer may add optional fields', () => {

@@ -30,7 +30,7 @@ const sampleCommand: Command = {
   type: 'promote',
   shard: 7,
   epoch: 4,
-  args: { throughLsn: 5_000_000_000 },
+  args: { session: 'a1b2c3d4', throughLsn: 5_000_000_000, throughEpoch: 2 ** 33 + 5, create: false },
   ts: TS,
   sig: new Uint8Array(32).fill(7),
 };
@@ -53,14 +53,18 @@ export const SAMPLES: { [K in MessageKind]: MessageTypes[K][] } = {
   ],
   command: [
     sampleCommand,
-    { cmdId: 'cmd-0002', type: 'fence', shard: 0, epoch: 3, args: {}, ts: TS, sig: new Uint8Array(32) },
-    { cmdId: 'cmd-0003', type: 'follow', shard: 2, epoch: 5, args: { primary: 'node-b', dataUrl: 'wss://b.example:7301', applyDelayMs: 250 }, ts: TS, sig: new Uint8Array(32) },
-    { cmdId: 'cmd-0004', type: 'chaos', args: { fault: 'disk-latency', durationMs: 30_000, intensity: 0.5 }, ts: TS, sig: new Uint8Array(32) },
-    { cmdId: 'cmd-0005', type: 'demote', shard: 2, epoch: 6, args: { primary: null }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0002', type: 'fence', shard: 0, epoch: 2 ** 33, args: { session: 's-1' }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0003', type: 'follow', shard: 2, epoch: 5, args: { session: 's-1', primary: 'node-b', dataUrl: 'wss://b.example:7301', applyDelayMs: 250 }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0004', type: 'chaos', args: { session: 's-1', fault: 'disk-latency', durationMs: 30_000, intensity: 0.5 }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0005', type: 'drop', shard: 2, epoch: 6, args: { session: 's-1' }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0006', type: 'report', args: { session: 's-1' }, ts: TS, sig: new Uint8Array(32) },
+    { cmdId: 'cmd-0007', type: 'report', shard: 3, epoch: 9, args: { session: 's-1' }, ts: TS, sig: new Uint8Array(32) },
   ],
   'command-result': [
-    { cmdId: 'cmd-0002', ok: true, ts: TS, result: { epoch: 3, lastLsn: 4_999_999_999 } },
+    { cmdId: 'cmd-0002', ok: true, ts: TS, result: { shard: 0, role: 'recovering', epoch: 2 ** 33, receivedLsn: 4_999_999_999, appliedLsn: 4_999_999_000, lastEpoch: 3 } },
     { cmdId: 'cmd-0003', ok: false, ts: TS, error: { code: 'STALE_EPOCH', message: 'epoch 5 < 6', epoch: 6 } },
+    { cmdId: 'cmd-0005', ok: true, ts: TS, result: {} },
+    { cmdId: 'cmd-0006', ok: true, ts: TS, result: { replicas: [{ shard: 1, role: 'shadow', epoch: 4, receivedLsn: 10, appliedLsn: 8, lastEpoch: 4 }, { shard: 2, role: 'primary', epoch: 6, receivedLsn: 0, appliedLsn: 0, lastEpoch: 0 }] } },
   ],
   routing: [
     {
@@ -70,7 +74,8 @@ export const SAMPLES: { [K in MessageKind]: MessageTypes[K][] } = {
       shards: [
         { id: 0, epoch: 3, primary: 'node-a', shadows: ['node-b'], writes: 'open', dataUrls: { 'node-a': 'ws://a:7301', 'node-b': 'ws://b:7301' } },
         { id: 1, epoch: 1, primary: 'node-b', shadows: ['node-a', 'node-c'], writes: 'paused', dataUrls: { 'node-a': 'ws://a:7301', 'node-b': 'ws://b:7301', 'node-c': 'ws://c:7301' } },
-        { id: 3, epoch: 9, primary: null, shadows: [], writes: 'unavailable', dataUrls: {} },
+        { id: 2, epoch: 2 ** 33 + 1, primary: 'node-c', shadows: ['node-a', 'node-b'], writes: 'open', dataUrls: { 'node-a': 'ws://a:7301', 'node-b': 'ws://b:7301', 'node-c': 'ws://c:7301' }, available: true, extraShadows: ['node-b'], recovering: ['node-d'] },
+        { id: 3, epoch: 9, primary: null, shadows: [], writes: 'unavailable', dataUrls: {}, available: false },
       ],
     },
   ],
@@ -89,7 +94,19 @@ export const SAMPLES: { [K in MessageKind]: MessageTypes[K][] } = {
       rootCause: { summary: 'disk await forecast to cross 50 ms within 60 s', score: 0.87, top: [entry] },
       scores: [{ ts: TS - 2000, p: 0.81 }, { ts: TS - 1000, p: 0.86 }],
       timeline: [{ ts: TS, event: 'paused' }, { ts: TS + 5, event: 'fenced', detail: 'lastLsn 1234' }],
+      closedTs: TS + 40,
+      result: 'switched',
+      nodeFailedWithinHorizon: false,
     },
+  ],
+  'operator-request': [
+    { reqId: 'req-1', type: 'switch', shard: 3, toNode: 'node-b', ts: TS, sig: new Uint8Array(32).fill(1) },
+    { reqId: 'req-2', type: 'pause-automation', ts: TS, sig: new Uint8Array(32) },
+    { reqId: 'req-3', type: 'resume-automation', ts: TS, sig: new Uint8Array(32) },
+  ],
+  'operator-result': [
+    { reqId: 'req-1', ok: true, ts: TS, message: 'switch of shard 3 started', incidentId: 'inc-c2-7' },
+    { reqId: 'req-2', ok: false, ts: TS, message: 'shard 3 is switching', code: 'SHARD_BUSY', automationPaused: true },
   ],
 };
 

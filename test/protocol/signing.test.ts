@@ -16,7 +16,9 @@ import {
   encodeCanonicalCbor,
   encodeMessage,
   signCommand,
+  signOperatorRequest,
   verifyCommandSignature,
+  verifyOperatorRequest,
   verifyToken,
   type Command,
   type CommandBody,
@@ -25,7 +27,7 @@ import { TS } from './samples.js';
 
 const key = new Uint8Array(32).fill(1);
 const otherKey = new Uint8Array(32).fill(2);
-const body: CommandBody = { cmdId: 'cmd-1', type: 'fence', shard: 3, epoch: 7, args: {}, ts: TS };
+const body: CommandBody = { cmdId: 'cmd-1', type: 'fence', shard: 3, epoch: 7, args: { session: 's-1' }, ts: TS };
 
 const codeOf = (fn: () => unknown): string => {
   try {
@@ -39,13 +41,13 @@ const codeOf = (fn: () => unknown): string => {
 
 test('the signature is HMAC-SHA256 over the documented canonical array', () => {
   const signed = signCommand(key, 'prod', 'node-a', body);
-  const input = encodeCanonicalCbor(['foreshard/v1/cmd', 'prod', 'node-a', { cmdId: 'cmd-1', type: 'fence', shard: 3, epoch: 7, args: {}, ts: TS }]);
+  const input = encodeCanonicalCbor(['foreshard/v1/cmd', 'prod', 'node-a', { cmdId: 'cmd-1', type: 'fence', shard: 3, epoch: 7, args: { session: 's-1' }, ts: TS }]);
   assert.deepEqual(Buffer.from(commandSigningInput('prod', 'node-a', signed)), Buffer.from(input));
   assert.deepEqual(Buffer.from(signed.sig), createHmac('sha256', key).update(input).digest());
 });
 
 test('a signed command survives the wire and verifies', () => {
-  const signed = signCommand(key, 'prod', 'node-a', { cmdId: 'cmd-2', type: 'promote', shard: 1, epoch: 8, args: { throughLsn: 6_000_000_000 }, ts: TS });
+  const signed = signCommand(key, 'prod', 'node-a', { cmdId: 'cmd-2', type: 'promote', shard: 1, epoch: 8, args: { session: 's-1', throughLsn: 6_000_000_000 }, ts: TS });
   const received = decodeMessage('command', encodeMessage('command', signed));
   assert.doesNotThrow(() => verifyCommandSignature(key, 'prod', 'node-a', received));
 });
@@ -108,4 +110,13 @@ test('tampered, foreign-key and malformed tokens are refused with their codes', 
     assert.equal(codeOf(() => verifyToken(key, bad, TS)), 'TOKEN_MALFORMED', bad.slice(0, 20));
   }
   assert.equal(codeOf(() => createToken(key, { sub: 'has space', expiresAt: TS })), 'TOKEN_MALFORMED');
+});
+
+test('operator requests verify with the cluster key, and never as a node command', () => {
+  const request = signOperatorRequest(key, 'prod', { reqId: 'req-1', type: 'switch', shard: 4, toNode: 'node-b', ts: TS });
+  const received = decodeMessage('operator-request', encodeMessage('operator-request', request));
+  verifyOperatorRequest(key, 'prod', received);
+  assert.equal(codeOf(() => verifyOperatorRequest(otherKey, 'prod', received)), 'BAD_SIGNATURE');
+  assert.equal(codeOf(() => verifyOperatorRequest(key, 'other', received)), 'BAD_SIGNATURE');
+  assert.equal(codeOf(() => verifyOperatorRequest(key, 'prod', { ...received, shard: 5 } as typeof received)), 'BAD_SIGNATURE');
 });

@@ -61,6 +61,7 @@ function agentInput(options: ParsedOptions): AgentOptionsInput {
     ...(nodeExporterUrl !== undefined ? { nodeExporterUrl } : {}),
     ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
     prediction: options['no-prediction'] !== true,
+    allowChaos: options['allow-chaos'] === true,
     syntheticSeries: numberOption(options, 'synthetic-series', 0, Number.MAX_SAFE_INTEGER),
     mqtt: {
       protocolVersion: protocolVersion(options),
@@ -116,6 +117,7 @@ export const agentCommand: Command = {
     'offline-buffer-bytes': { type: 'string', description: 'bytes kept while the broker is unreachable', default: String(d.offlineBufferBytes), valueName: '<n>' },
     'no-prediction': { type: 'boolean', description: 'sample and publish metrics, but no forecasts or scores', default: false },
     'synthetic-series': { type: 'string', description: 'extra synthetic series to sample, for load tests', default: String(d.syntheticSeries), valueName: '<n>' },
+    'allow-chaos': { type: 'boolean', description: 'accept injected faults (foreshard chaos, POST /chaos); for demos and tests, never production', default: d.allowChaos },
   },
   async run(positionals, options) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);

@@ -7,6 +7,11 @@ import { conflictsCommand } from './conflicts.js';
 import { agentCommand } from './agent.js';
 import { gatewayCommand } from './gateway.js';
 import { tokenCommand } from './token.js';
+import { coordinatorCommand } from './coordinator.js';
+import { incidentsCommand } from './incidents.js';
+import { switchCommand } from './switch.js';
+import { pauseAutomationCommand, resumeAutomationCommand } from './automation.js';
+import { chaosCommand } from './chaos.js';
 import { statusCommand } from './status.js';
 import { dashboardCommand } from './dashboard.js';
 
@@ -20,5 +25,7 @@ export const commands: readonly Command[] = [
   restoreCommand, conflictsCommand,
   agentCommand,
   gatewayCommand, tokenCommand,
+  coordinatorCommand, incidentsCommand, switchCommand, pauseAutomationCommand, resumeAutomationCommand,
+  chaosCommand,
   statusCommand, dashboardCommand,
 ];

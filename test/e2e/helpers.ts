@@ -1,0 +1,227 @@
+// A harness for multi-process scenarios (test/e2e/): an MQTT broker (the embedded Aedes in this
+// process, or Mosquitto when reachable), N real `foreshard agent` processes, a `foreshard coordinator`
+// and a `foreshard gateway`, each spawned as `node bin/foreshard.js <part> ...` with its stderr kept
+// in memory and in <dir>/logs/<name>.log; an MQTT watcher that decodes routing tables and incidents;
+// a CLI runner; and `stop()`, which kills every process it started (call it in `after`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
+import { clusterTopics, decodeMessage, type Incident, type RoutingTable } from '../../src/protocol/index.js';
+
+export const binPath = new URL('../../../bin/foreshard.js', import.meta.url).pathname;
+
+/** A run-unique cluster name, so runs against a shared Mosquitto never see each other's messages. */
+export function uniqueCluster(label: string): string {
+  return `e2e-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** True when a TCP connection to host:port opens within a second. */
+export function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, logs?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${logs ? `\n--- logs ---\n${logs()}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A process the harness started. */
+export interface Part {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Fields of its start line (`agent started`, `coordinator serving`, gateway `listening`). */
+  readonly started: Record<string, unknown>;
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+/** What `startCluster` sets up. */
+export interface ClusterOptions {
+  label: string;
+  /** `embedded` (default) or `mosquitto` (127.0.0.1:1883; check `reachable` first). */
+  broker?: 'embedded' | 'mosquitto';
+  /** Sampling interval of the agents' profile. */
+  sampleIntervalMs?: number;
+}
+
+/** A cluster of real processes under one temporary directory. */
+export class E2eCluster {
+  readonly cluster: string;
+  readonly dir: string;
+  readonly keyFile: string;
+  readonly profilePath: string;
+  readonly topics;
+  brokerUrl = '';
+  readonly parts = new Map<string, Part>();
+  /** Every routing table and incident seen on the broker, in arrival order. */
+  readonly routing: RoutingTable[] = [];
+  readonly incidents: Incident[] = [];
+  private embedded: EmbeddedBroker | undefined;
+  private watcher: mqtt.MqttClient | undefined;
+
+  constructor(readonly options: ClusterOptions) {
+    this.cluster = uniqueCluster(options.label);
+    this.topics = clusterTopics(this.cluster);
+    this.dir = mkdtempSync(join(tmpdir(), `foreshard-e2e-${options.label}-`));
+    mkdirSync(join(this.dir, 'logs'));
+    this.profilePath = join(this.dir, 'profile.json');
+    writeFileSync(this.profilePath, JSON.stringify({
+      name: 'e2e', sampling: { sampleIntervalMs: options.sampleIntervalMs ?? 500, collectors: ['proc', 'store'] },
+      prediction: { horizonS: 5, windowSamples: 100, refitEvery: 50 }, replication: { applyDelayMs: 200 },
+    }));
+    this.keyFile = join(this.dir, 'cluster.key');
+    writeFileSync(this.keyFile, randomBytes(32).toString('hex') + '\n');
+  }
+
+  /** Starts the broker and the watcher. */
+  async startBroker(): Promise<void> {
+    if (this.options.broker === 'mosquitto') {
+      this.brokerUrl = 'mqtt://127.0.0.1:1883';
+    } else {
+      this.embedded = await startEmbeddedBroker({ port: 0, host: '127.0.0.1' });
+      this.brokerUrl = this.embedded.url;
+    }
+    this.watcher = await mqtt.connectAsync(this.brokerUrl, { protocolVersion: 4, reconnectPeriod: 500 });
+    this.watcher.on('message', (topic, payload) => {
+      try {
+        if (topic === this.topics.routing && payload.length > 0) this.routing.push(decodeMessage('routing', payload));
+        else if (topic.startsWith(`foreshard/v1/${this.cluster}/incident/`)) this.incidents.push(decodeMessage('incident', payload));
+      } catch {
+        // The scenario asserts on what decodes; a bad payload shows up as a missing table.
+      }
+    });
+    await this.watcher.subscribeAsync([this.topics.routing, this.topics.allIncidents], { qos: 1 });
+  }
+
+  /** Spawns `foreshard <args>` and waits for the stderr line containing `readyText`. */
+  async spawnPart(name: string, args: string[], readyText: string, timeoutMs = 20_000): Promise<Part> {
+    const child = spawn(process.execPath, [binPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'info', FORESHARD_LOG_FORMAT: '' } });
+    let stderr = '';
+    const logFile = join(this.dir, 'logs', `${name}.log`);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        appendFileSync(logFile, chunk);
+        const line = stderr.split('\n').find((l) => l.includes(` ${readyText} `) || l.endsWith(` ${readyText}`));
+        if (line) {
+          clearTimeout(timer);
+          resolve(line.includes('{') ? (JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>) : {});
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited with ${code} before starting:\n${stderr}`));
+      });
+    });
+    const part: Part = { name, child, started, stderr: () => stderr, exited };
+    this.parts.set(name, part);
+    return part;
+  }
+
+  /** Starts agent `node` with its own data directory (kept across restarts of the same node). */
+  startAgent(node: string, extra: string[] = []): Promise<Part> {
+    return this.spawnPart(node, ['agent', '--broker', this.brokerUrl, '--cluster', this.cluster, '--node-id', node, '--profile', this.profilePath,
+      '--data-dir', join(this.dir, 'nodes', node), '--cluster-key-file', this.keyFile, '--http-host', '127.0.0.1', '--http-port', '0',
+      '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], 'agent started');
+  }
+
+  /** The coordinator's data directory. */
+  get coordinatorDir(): string {
+    return join(this.dir, 'coordinator');
+  }
+
+  /** Starts the coordinator (name `coordinator`, or `coordinator-<n>` for later lives). */
+  startCoordinator(extra: string[] = [], name = 'coordinator'): Promise<Part> {
+    return this.spawnPart(name, ['coordinator', '--broker', this.brokerUrl, '--cluster', this.cluster, '--cluster-key-file', this.keyFile,
+      '--data-dir', this.coordinatorDir, '--http-host', '127.0.0.1', '--http-port', '0', ...extra], 'coordinator serving');
+  }
+
+  /** Starts a gateway on a free port; its `started.url` is the client URL. */
+  startGateway(): Promise<Part> {
+    return this.spawnPart('gateway', ['gateway', '--broker', this.brokerUrl, '--cluster', this.cluster, '--host', '127.0.0.1', '--port', '0'], 'listening');
+  }
+
+  /** The newest routing table seen, if any. */
+  latestRouting(): RoutingTable | undefined {
+    return this.routing.at(-1);
+  }
+
+  /** Runs `foreshard <args>` to completion. */
+  runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [binPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`foreshard ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** The `--broker … --cluster … --cluster-key-file …` flags of operator commands. */
+  get targetFlags(): string[] {
+    return ['--broker', this.brokerUrl, '--cluster', this.cluster, '--cluster-key-file', this.keyFile];
+  }
+
+  /** Stops one part: SIGTERM, then SIGKILL after `graceMs`. */
+  async stopPart(name: string, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+    const part = this.parts.get(name);
+    if (!part) return;
+    this.parts.delete(name);
+    if (part.child.exitCode !== null || part.child.signalCode !== null) return;
+    part.child.kill(signal);
+    const timer = setTimeout(() => part.child.kill('SIGKILL'), graceMs);
+    await part.exited;
+    clearTimeout(timer);
+  }
+
+  /** Every part's stderr, for a failure message. */
+  logs(): string {
+    return [...this.parts.values()].map((part) => `==== ${part.name}\n${part.stderr().split('\n').slice(-40).join('\n')}`).join('\n');
+  }
+
+  /** Kills every process, clears this run's retained messages, stops the broker, removes the directory (unless KEEP_E2E is set). */
+  async stop(): Promise<void> {
+    for (const part of this.parts.values()) if (part.child.exitCode === null && part.child.signalCode === null) part.child.kill('SIGKILL');
+    await Promise.all([...this.parts.values()].map((part) => part.exited));
+    this.parts.clear();
+    if (this.watcher) {
+      // Retained messages of this run would outlive it on a shared Mosquitto: publish empty ones [MQTT-3.3.1-10].
+      const retained = [this.topics.routing, this.topics.coordinatorState];
+      for (const name of ['n1', 'n2', 'n3', 'n4']) retained.push(this.topics.node(name, 'state'));
+      for (const topic of retained) await this.watcher.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true }).catch(() => undefined);
+      await this.watcher.endAsync().catch(() => undefined);
+    }
+    await this.embedded?.close();
+    if (!process.env.KEEP_E2E) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
