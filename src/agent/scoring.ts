@@ -4,10 +4,11 @@
  * score of every shard this node holds, each with its explanation.
  *
  * Which series count where: every sampled series (host, the store's own, synthetic) belongs to the
- * node; each replica adds its own replication lag as a series of its shard, named
+ * node; the store's own series (`store_*`: latency, fsync, errors, throughput) describe the data path
+ * every shard on this node shares, so they also count as each held shard's own series; and each
+ * replica adds its own replication lag as a series of its shard, named
  * `shard.<id>.replication_lag_ms`. The engine folds the node's probability into every shard's score,
- * so a shard whose own series are quiet still rises with its node. A shard held here but not yet
- * observed gets the node's probability and explanation.
+ * so a shard whose own series are quiet still rises with its node.
  *
  * SLO thresholds come from the profile: a series with `max` breaches above it, one with only `min`
  * below it. Series without an SLO still move the score through their anomaly likelihood, but they
@@ -29,6 +30,9 @@ export const MAX_SCORED_SERIES = 4096;
 export function shardLagSeries(shard: number): string {
   return `shard.${shard}.replication_lag_ms`;
 }
+
+/** Samples before an agent's first fit of a series: enough for the AIC grid, soon after start. */
+export const agentMinFitSamples = 30;
 
 /** Counters for `/metrics`. */
 export interface ScorerCounters {
@@ -56,7 +60,8 @@ export function engineOptionsFor(profile: Profile): Partial<EngineOptions> {
       ...defaultSeriesModelOptions,
       windowSize,
       refitEvery: Math.max(1, Math.min(refitEvery, windowSize)),
-      minFitSamples: Math.min(defaultSeriesModelOptions.minFitSamples, windowSize),
+      // 30 samples (30 s at 1 Hz) before the first fit, so a new agent forecasts within a minute.
+      minFitSamples: Math.min(agentMinFitSamples, windowSize),
       grid,
     },
   };
@@ -88,7 +93,7 @@ export class Scorer {
   observe(series: Readonly<Record<string, number>>, replicas: readonly ReplicaFigures[]): void {
     for (const [name, value] of Object.entries(series)) {
       const slo = isSeriesName(name) ? this.profile.slo[name] : undefined;
-      this.feed({ name, scope: { kind: 'node' }, ...sloSpec(slo) }, value);
+      this.feed({ name, scope: { kind: 'node' }, sharedWithShards: name.startsWith('store_'), ...sloSpec(slo) }, value);
     }
     for (const replica of replicas) {
       if (replica.replicationLagMs === undefined) continue;
@@ -99,13 +104,11 @@ export class Scorer {
 
   /** The score message for `heldShards` (the shards this node holds now) at `ts`. */
   score(ts: number, heldShards: readonly number[]): Score {
-    const result = this.engine.score();
+    const held = heldShards.slice(0, MAX_SHARDS_PER_SCORE);
+    const result = this.engine.score(held);
     const node = this.explained(result.node);
     const shards: Record<string, ExplainedProbability> = {};
-    for (const shard of heldShards.slice(0, MAX_SHARDS_PER_SCORE)) {
-      const unit = result.shards[String(shard)];
-      shards[String(shard)] = unit === undefined ? node : this.explained(unit);
-    }
+    for (const shard of held) shards[String(shard)] = this.explained(result.shards[String(shard)]!);
     return { ts, horizonS: this.profile.prediction.horizonS, node, shards };
   }
 

@@ -42,6 +42,7 @@ export interface LocalClusterState {
   broker?: LocalProcess;
   coordinator?: LocalProcess & { httpUrl: string };
   gateway?: LocalProcess & { httpUrl: string };
+  dashboard?: LocalProcess;
   agents: Array<LocalProcess & { node: string; httpUrl: string; dataUrl: string }>;
 }
 

@@ -25,6 +25,12 @@ export interface SeriesSpec {
   threshold?: number;
   /** Which side of the threshold is a breach (default `above`). */
   direction?: BreachDirection;
+  /**
+   * For a node series that describes the data path every shard on the node shares (the store's
+   * latency, fsync, errors): it also counts as each shard's own series, so a slowing disk raises the
+   * rollback score of the shards it serves directly, not only through the node's probability.
+   */
+  sharedWithShards?: boolean;
 }
 
 /** Options of the engine; merged with the defaults once, then frozen. */
@@ -166,19 +172,23 @@ export class ScoringEngine {
     state.lastLikelihood = state.likelihood.observe(state.model.observe(value));
   }
 
-  /** Scores the node and every shard from the latest samples. */
-  score(): EngineScore {
+  /**
+   * Scores the node and every shard from the latest samples: the shards that have series of their
+   * own, plus `shards` (those the caller holds), which get at least the shared node series.
+   */
+  score(shards: readonly number[] = []): EngineScore {
     const assessments = [...this.series.values()].filter((state) => !Number.isNaN(state.model.last)).map((state) => this.assess(state));
     const nodeSeries = assessments.filter((a) => a.state.spec.scope.kind === 'node');
+    const shared = nodeSeries.filter((a) => a.state.spec.sharedWithShards === true);
     const node = this.combine(nodeSeries, this.options.nodeCalibration, undefined);
-    const byShard = new Map<number, Assessment[]>();
+    const byShard = new Map<number, Assessment[]>(shards.map((shard) => [shard, []]));
     for (const assessment of assessments) {
       const scope = assessment.state.spec.scope;
       if (scope.kind === 'shard') byShard.set(scope.shard, [...(byShard.get(scope.shard) ?? []), assessment]);
     }
-    const shards: Record<string, ScoredUnit> = {};
-    for (const [shard, list] of byShard) shards[String(shard)] = this.combine(list, this.options.shardCalibration, { unit: node, series: nodeSeries });
-    return { horizonSteps: this.options.horizonSteps, node, shards };
+    const result: Record<string, ScoredUnit> = {};
+    for (const [shard, list] of byShard) result[String(shard)] = this.combine([...list, ...shared], this.options.shardCalibration, { unit: node, series: nodeSeries });
+    return { horizonSteps: this.options.horizonSteps, node, shards: result };
   }
 
   private assess(state: SeriesState): Assessment {
@@ -240,8 +250,15 @@ export class ScoringEngine {
     if (node) {
       for (const entry of node.unit.top) contributions.push({ explanation: entry, amount: weightOf('node') * node.unit.p * entry.share });
     }
+    // A shared node series (the store's) can arrive twice: as the shard's own and through the node.
+    const bySeries = new Map<string, { explanation: Explanation; amount: number }>();
+    for (const c of contributions) {
+      const seen = bySeries.get(c.explanation.series);
+      if (seen) seen.amount += c.amount;
+      else bySeries.set(c.explanation.series, { ...c });
+    }
     const total = contributions.reduce((sum, c) => sum + c.amount, 0);
-    const top = contributions
+    const top = [...bySeries.values()]
       .map((c) => ({ ...c.explanation, share: total > 0 ? c.amount / total : 0 }))
       .sort((a, b) => b.share - a.share)
       .slice(0, this.options.maxExplanations);

@@ -4,7 +4,7 @@
  * same cluster key, node ids, ports and shard replicas.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OperatingError } from '../cli/command.js';
 import { CLUSTER_STATE_FILE, processAlive, readClusterState, writeClusterState, type LocalClusterState } from '../cli/cluster-target.js';
@@ -49,6 +49,49 @@ function previousState(dataDir: string): LocalClusterState | undefined {
     throw new OperatingError('ALREADY_RUNNING', `a cluster is already running from ${dataDir} (foreshard up, pid ${state.supervisorPid}); stop it with Ctrl-C or kill ${state.supervisorPid}`);
   }
   return state;
+}
+
+/** Every part a state file records, with its pid (0 when it never started). */
+function recordedParts(state: LocalClusterState): Array<{ name: string; pid: number }> {
+  const parts = [
+    { name: 'broker', pid: state.broker?.pid ?? 0 },
+    ...state.agents.map((agent) => ({ name: agent.node, pid: agent.pid })),
+    { name: 'coordinator', pid: state.coordinator?.pid ?? 0 },
+    { name: 'dashboard', pid: state.dashboard?.pid ?? 0 },
+    { name: 'gateway', pid: state.gateway?.pid ?? 0 },
+  ];
+  return parts.filter((part) => part.pid > 0);
+}
+
+/** True when `pid` is alive and runs foreshard (a recycled pid of another program is left alone). */
+function isForeshardProcess(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('foreshard');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parts a previous `up` left running (its supervisor was killed, so it could not stop them) would
+ * hold the ports and the data directories this run needs: they are killed, and said so.
+ */
+async function killLeftovers(state: LocalClusterState, logger: Logger): Promise<void> {
+  const leftovers = recordedParts(state).filter((part) => isForeshardProcess(part.pid));
+  for (const part of leftovers) {
+    logger.warn(`killing ${part.name} (pid ${part.pid}) left running by a previous foreshard up`);
+    process.kill(part.pid, 'SIGKILL');
+  }
+  if (leftovers.length > 0) await waitUntil(async () => leftovers.every((part) => !processAlive(part.pid)), 5000);
+}
+
+/** Refuses to start a part whose port something else already holds, naming both. */
+async function ensurePortFree(name: string, url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  if (await portOpen(Number(port), hostname)) {
+    throw new OperatingError('PORT_IN_USE', `${name} cannot start: ${hostname}:${port} is already in use by another program (choose other ports or stop it)`);
+  }
 }
 
 /** The state for this run: the previous one resumed, or a new cluster laid out. */
@@ -101,6 +144,8 @@ async function awaitReady(part: ManagedProcess, ready: () => Promise<boolean>, t
 export async function up(options: UpOptions, logger: Logger): Promise<RunningCluster> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  const previous = previousState(dataDir);
+  if (previous) await killLeftovers(previous, logger);
   const state = await planState(options, dataDir);
   writeClusterState(dataDir, state);
   const parts: ManagedProcess[] = [];
@@ -132,18 +177,23 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
   const common = ['--broker', state.brokerUrl, '--cluster', cluster];
   if (!options.brokerUrl) {
     const port = Number(portOf(state.brokerUrl));
+    await ensurePortFree('broker', state.brokerUrl);
     const broker = startPart('broker', ['broker', '--host', options.host, '--port', String(port)], join(dataDir, 'logs', 'broker.log'), logger);
     parts.push(broker);
     state.broker = { pid: broker.child.pid!, logFile: broker.logFile };
+    writeClusterState(dataDir, state);
     await awaitReady(broker, () => portOpen(port, options.host), options.readyTimeoutMs);
   }
   for (const agent of state.agents) {
+    await ensurePortFree(agent.node, agent.httpUrl);
+    await ensurePortFree(agent.node, agent.dataUrl);
     const args = ['agent', ...common, '--node-id', agent.node, '--profile', state.profile, '--data-dir', join(dataDir, 'nodes', agent.node),
       '--cluster-key-file', state.clusterKeyFile, '--http-host', options.host, '--http-port', portOf(agent.httpUrl),
       '--data-host', options.host, '--data-port', portOf(agent.dataUrl), '--advertise-host', options.host, '--allow-chaos'];
     const part = startPart(agent.node, args, agent.logFile, logger);
     parts.push(part);
     agent.pid = part.child.pid!;
+    writeClusterState(dataDir, state);
   }
   for (const [index, agent] of state.agents.entries()) {
     await awaitReady(parts[parts.length - state.agents.length + index]!, () => httpOk(`${agent.httpUrl}/healthz`), options.readyTimeoutMs);
@@ -151,15 +201,22 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
   logger.info(`${state.agents.length} agents ready`);
   const coordinatorArgs = ['coordinator', ...common, '--cluster-key-file', state.clusterKeyFile, '--data-dir', join(dataDir, 'coordinator'),
     '--http-host', options.host, '--http-port', portOf(state.coordinator!.httpUrl), '--shards', String(state.shards)];
+  await ensurePortFree('coordinator', state.coordinator!.httpUrl);
   const coordinator = startPart('coordinator', coordinatorArgs, state.coordinator!.logFile, logger);
   parts.push(coordinator);
   state.coordinator!.pid = coordinator.child.pid!;
+  writeClusterState(dataDir, state);
   await awaitReady(coordinator, () => httpOk(`${state.coordinator!.httpUrl}/healthz`), options.readyTimeoutMs);
+  await ensurePortFree('dashboard', state.dashboardUrl!);
   const dashboard = startPart('dashboard', ['dashboard', ...common, '--host', options.host, '--port', String(options.dashboardPort)], join(dataDir, 'logs', 'dashboard.log'), logger);
   parts.push(dashboard);
+  state.dashboard = { pid: dashboard.child.pid!, logFile: dashboard.logFile };
+  writeClusterState(dataDir, state);
+  await ensurePortFree('gateway', state.gateway!.httpUrl);
   const gateway = startPart('gateway', ['gateway', ...common, '--host', options.host, '--port', String(options.gatewayPort)], state.gateway!.logFile, logger);
   parts.push(gateway);
   state.gateway!.pid = gateway.child.pid!;
+  writeClusterState(dataDir, state);
   await awaitReady(gateway, () => httpOk(`${state.gateway!.httpUrl}/healthz`), options.readyTimeoutMs);
   await awaitReady(dashboard, () => httpOk(state.dashboardUrl!), options.readyTimeoutMs);
 }

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { upCommand } from './up.js';
 import { detectCommand } from './detect.js';
 import { evalCommand } from './eval.js';
 import { brokerCommand } from './broker.js';
@@ -20,6 +21,7 @@ import { dashboardCommand } from './dashboard.js';
  * never shows one that pretends to work.
  */
 export const commands: readonly Command[] = [
+  upCommand,
   detectCommand, evalCommand,
   brokerCommand,
   restoreCommand, conflictsCommand,
