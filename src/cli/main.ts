@@ -1,4 +1,4 @@
-import { commands } from './commands/index.js';
+import { commandEntries } from './commands/index.js';
 import { OperatingError, UsageError, type Command } from './command.js';
 import { commandHelp, parseCommandLine } from './parse.js';
 
@@ -20,6 +20,8 @@ function topLevelHelp(list: readonly Command[]): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    // Help is the one place every command is loaded, for its summary.
+    const commands = await Promise.all(commandEntries.map((entry) => entry.load()));
     process.stdout.write(topLevelHelp(commands) + '\n');
     return name === undefined ? 2 : 0;
   }
@@ -29,7 +31,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
+  const entry = commandEntries.find((c) => c.name === name);
+  const command = entry ? await entry.load() : undefined;
   if (!command) {
     process.stderr.write(`foreshard: unknown command ${JSON.stringify(name)}; run \`foreshard --help\` for the list\n`);
     return 2;

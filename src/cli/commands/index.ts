@@ -1,33 +1,31 @@
 import type { Command } from '../command.js';
-import { upCommand } from './up.js';
-import { detectCommand } from './detect.js';
-import { evalCommand } from './eval.js';
-import { brokerCommand } from './broker.js';
-import { restoreCommand } from './restore.js';
-import { conflictsCommand } from './conflicts.js';
-import { agentCommand } from './agent.js';
-import { gatewayCommand } from './gateway.js';
-import { tokenCommand } from './token.js';
-import { coordinatorCommand } from './coordinator.js';
-import { incidentsCommand } from './incidents.js';
-import { switchCommand } from './switch.js';
-import { pauseAutomationCommand, resumeAutomationCommand } from './automation.js';
-import { chaosCommand } from './chaos.js';
-import { statusCommand } from './status.js';
-import { dashboardCommand } from './dashboard.js';
+
+/** A subcommand, loaded only when it runs: `foreshard agent` never loads the broker or the gateway. */
+export interface CommandEntry {
+  name: string;
+  load(): Promise<Command>;
+}
 
 /**
- * Every subcommand that works today. A command is listed here only once it does its job: `--help`
- * never shows one that pretends to work.
+ * Every subcommand that works today, in the order `--help` lists them (DESIGN.md §8). A command is
+ * listed here only once it does its job: `--help` never shows one that pretends to work.
  */
-export const commands: readonly Command[] = [
-  upCommand,
-  detectCommand, evalCommand,
-  brokerCommand,
-  restoreCommand, conflictsCommand,
-  agentCommand,
-  gatewayCommand, tokenCommand,
-  coordinatorCommand, incidentsCommand, switchCommand, pauseAutomationCommand, resumeAutomationCommand,
-  chaosCommand,
-  statusCommand, dashboardCommand,
+export const commandEntries: readonly CommandEntry[] = [
+  { name: 'up', load: async () => (await import('./up.js')).upCommand },
+  { name: 'agent', load: async () => (await import('./agent.js')).agentCommand },
+  { name: 'coordinator', load: async () => (await import('./coordinator.js')).coordinatorCommand },
+  { name: 'gateway', load: async () => (await import('./gateway.js')).gatewayCommand },
+  { name: 'broker', load: async () => (await import('./broker.js')).brokerCommand },
+  { name: 'dashboard', load: async () => (await import('./dashboard.js')).dashboardCommand },
+  { name: 'status', load: async () => (await import('./status.js')).statusCommand },
+  { name: 'incidents', load: async () => (await import('./incidents.js')).incidentsCommand },
+  { name: 'conflicts', load: async () => (await import('./conflicts.js')).conflictsCommand },
+  { name: 'switch', load: async () => (await import('./switch.js')).switchCommand },
+  { name: 'pause-automation', load: async () => (await import('./automation.js')).pauseAutomationCommand },
+  { name: 'resume-automation', load: async () => (await import('./automation.js')).resumeAutomationCommand },
+  { name: 'chaos', load: async () => (await import('./chaos.js')).chaosCommand },
+  { name: 'detect', load: async () => (await import('./detect.js')).detectCommand },
+  { name: 'eval', load: async () => (await import('./eval.js')).evalCommand },
+  { name: 'restore', load: async () => (await import('./restore.js')).restoreCommand },
+  { name: 'token', load: async () => (await import('./token.js')).tokenCommand },
 ];
