@@ -55,6 +55,8 @@ export class ClientConnection {
   private queuedBytes = 0;
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** Responses of the current event-loop turn, sent together by {@link flushBatch}. */
+  private batch: Queued[] = [];
 
   constructor(
     private readonly socket: WebSocket<SocketData>,
@@ -123,7 +125,10 @@ export class ClientConnection {
     }
     const entry: Queued = { bytes: encodeClientResponse(response, framing), binary: framing === 'binary', countsInFlight };
     if (this.queue.length === 0 && this.socket.getBufferedAmount() < this.context.options.socketHighWaterBytes) {
-      this.socket.cork(() => this.write(entry));
+      // Responses that resolve in the same turn of the event loop go out in one corked write
+      // (one syscall) rather than one each: the batch is flushed once, after this turn.
+      this.batch.push(entry);
+      if (this.batch.length === 1) setImmediate(() => this.flushBatch());
       return;
     }
     this.queue.push(entry);
@@ -133,6 +138,33 @@ export class ClientConnection {
       this.closeNotReading(`response queue over its limit (${this.queue.length} frames, ${this.queuedBytes} bytes)`);
       return;
     }
+    if (this.drainTimer === undefined) this.restartDrainTimer();
+  }
+
+  /** Sends this turn's batch in one cork; what no longer fits under the high water joins the queue. */
+  private flushBatch(): void {
+    const batch = this.batch;
+    this.batch = [];
+    if (this.closed) {
+      for (const entry of batch) if (entry.countsInFlight) this.releaseInFlight();
+      return;
+    }
+    const highWater = this.context.options.socketHighWaterBytes;
+    this.socket.cork(() => {
+      for (const entry of batch) {
+        if (!this.closed && this.queue.length === 0 && this.socket.getBufferedAmount() < highWater) this.write(entry);
+        else this.enqueue(entry);
+      }
+    });
+  }
+
+  private enqueue(entry: Queued): void {
+    if (this.closed) {
+      if (entry.countsInFlight) this.releaseInFlight();
+      return;
+    }
+    this.queue.push(entry);
+    this.queuedBytes += sizeOf(entry.bytes);
     if (this.drainTimer === undefined) this.restartDrainTimer();
   }
 

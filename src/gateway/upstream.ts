@@ -60,6 +60,8 @@ export class UpstreamConnection {
   private readonly pending = new Map<number, Pending>();
   private readonly unsent: Pending[] = [];
   private unflushedBytes = 0;
+  /** Whether the TCP socket is corked until the end of this event-loop turn. */
+  private corked = false;
   private closedAtMs = 0;
   private readonly connectTimer: ReturnType<typeof setTimeout>;
 
@@ -133,11 +135,29 @@ export class UpstreamConnection {
   }
 
   private write(bytes: Uint8Array): void {
+    this.corkForThisTurn();
     this.unflushedBytes += bytes.byteLength;
     this.socket.send(bytes, (error) => {
       this.unflushedBytes -= bytes.byteLength;
       if (error) this.fail(`data port ${this.url} write failed: ${error.message}`);
       else if (this.unsent.length > 0) this.pump();
+    });
+  }
+
+  /**
+   * Requests forwarded in the same turn of the event loop leave in one write (one syscall): the
+   * underlying TCP socket is corked on the first and uncorked after the turn. `ws` exposes that
+   * socket only as `_socket`; without it, each request is simply written on its own.
+   */
+  private corkForThisTurn(): void {
+    if (this.corked) return;
+    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!raw) return;
+    this.corked = true;
+    raw.cork();
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
     });
   }
 

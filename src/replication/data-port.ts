@@ -133,7 +133,7 @@ export class DataPort {
       if (!isProtocolError(error)) throw error;
       this.badFrame(ws, data, { code: error.code === 'PAYLOAD_TOO_LARGE' || error.code === 'FIELD_TOO_LARGE' ? 'TOO_LARGE' : 'BAD_REQUEST', message: error.message });
       // Before hello a peer has not even shown it speaks the protocol: hang up.
-      if (!data.hello && !data.closed) ws.end(1008, 'hello expected');
+      if (!data.hello && !data.closed) this.hangUp(ws, data, 1008, 'hello expected');
       return;
     }
     if (!data.hello) return this.onHello(ws, data, frame);
@@ -152,19 +152,26 @@ export class DataPort {
     }
   }
 
+  /** Closes a connection after sending what it was told first (the error frame that explains why). */
+  private hangUp(ws: uWS.WebSocket<Connection>, data: Connection, code: number, reason: string): void {
+    if (data.closed) return;
+    data.writer?.flushPending();
+    if (!data.closed) ws.end(code, reason);
+  }
+
   /** Counts a bad frame, answers it with a typed error, and closes a connection that keeps sending them. */
   private badFrame(ws: uWS.WebSocket<Connection>, data: Connection, error: DataPortError, shard?: number): void {
     this.context.stats.badFrames++;
     data.badFrames++;
     this.context.log('warn', 'replication.bad_frame', { connection: data.id, remote: data.remote, node: data.hello?.node, code: error.code, message: error.message });
     this.sendError(data, error, shard);
-    if (data.badFrames > MAX_BAD_FRAMES_PER_CONNECTION) ws.end(1008, 'too many bad frames');
+    if (data.badFrames > MAX_BAD_FRAMES_PER_CONNECTION) this.hangUp(ws, data, 1008, 'too many bad frames');
   }
 
   private onHello(ws: uWS.WebSocket<Connection>, data: Connection, frame: DataFrame): void {
     if (frame.type !== 'hello') {
       this.badFrame(ws, data, { code: 'UNAUTHORIZED', message: 'the first frame must be hello' });
-      ws.end(1008, 'hello expected');
+      this.hangUp(ws, data, 1008, 'hello expected');
       return;
     }
     const key = this.context.options.tokenKey;
@@ -174,7 +181,7 @@ export class DataPort {
         verifyToken(key, frame.token, Date.now());
       } catch (error) {
         this.badFrame(ws, data, { code: 'UNAUTHORIZED', message: (error as Error).message });
-        ws.end(1008, 'unauthorized');
+        this.hangUp(ws, data, 1008, 'unauthorized');
         return;
       }
     }

@@ -29,6 +29,9 @@ export type WriterCloseReason = 'buffer-limit' | 'stalled';
 export class ConnectionWriter {
   private readonly queue = new Fifo<Uint8Array>();
   private queuedBytes = 0;
+  /** Frames of the current event-loop turn, sent together by {@link flushBatch}. */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
   private stallTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private open = true;
@@ -48,13 +51,46 @@ export class ConnectionWriter {
 
   /** True while the producer should hold off: frames are queued, or uWS holds more than the high-water mark. */
   get congested(): boolean {
-    return this.open && (this.queue.length > 0 || this.ws.getBufferedAmount() > HIGH_WATER_BYTES);
+    return this.open && (this.queue.length > 0 || this.batchBytes > HIGH_WATER_BYTES || this.ws.getBufferedAmount() > HIGH_WATER_BYTES);
   }
 
   /** Sends one binary frame, or queues it behind earlier ones; false when the connection is (now) closed. */
   send(bytes: Uint8Array): boolean {
     if (!this.open) return false;
-    if (this.queue.length === 0 && this.trySend(bytes)) return true;
+    if (this.queue.length === 0) {
+      // Frames sent in the same turn of the event loop (responses resolving together, a burst of
+      // replication frames) leave in one corked uWS write, one syscall, after this turn.
+      this.batch.push(bytes);
+      this.batchBytes += bytes.byteLength;
+      if (this.batch.length === 1) setImmediate(() => this.flushBatch());
+      return true;
+    }
+    return this.enqueue(bytes);
+  }
+
+  /** Sends this turn's frames now rather than after the turn (before the connection is closed). */
+  flushPending(): void {
+    if (this.batch.length > 0) this.flushBatch();
+  }
+
+  /** Sends this turn's frames in order in one cork; those uWS cannot take now wait in the queue. */
+  private flushBatch(): void {
+    if (this.batch.length === 0) return; // already sent by flushPending
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!this.open) return;
+    this.ws.cork(() => {
+      for (const bytes of batch) {
+        if (this.queue.length > 0 || !this.trySend(bytes)) {
+          if (!this.enqueue(bytes)) return;
+        }
+      }
+    });
+    if (!this.congested) this.wake();
+  }
+
+  private enqueue(bytes: Uint8Array): boolean {
     this.queue.push(bytes);
     this.queuedBytes += bytes.byteLength;
     this.armStall();
