@@ -36,6 +36,13 @@ export interface DataPortLinkHandlers {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_SEND_BUFFER_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * How long `close` waits for the peer's close frame before it drops the connection. `ws` would wait
+ * 30 s [RFC 6455 §7.1.1 leaves it to the endpoint], and a peer that is stopped (SIGSTOP) or cut off
+ * keeps its TCP connection open, so whoever awaits the close, such as a shadow being promoted that
+ * first stops following its hung primary, would wait that long.
+ */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 500;
 
 /** One open, welcomed data port connection. */
 export class DataPortLink {
@@ -110,6 +117,9 @@ export class DataPortLink {
     if (this.closed) return;
     this.closed = true;
     this.ws.close(1000);
+    const timer = setTimeout(() => this.ws.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
   }
 
   /** Drops the link at once (tests use it to cut a shadow off). */
