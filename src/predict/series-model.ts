@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ArimaForecast, ArimaModel, ArimaOrder } from '../kernels/arima-types.js';
+import { intervalZ } from '../kernels/probability-reference.js';
 
 /** What the series model needs from an ARIMA kernel (the WASM kernel or its TypeScript reference). */
 export interface ArimaFitter {
@@ -140,6 +141,8 @@ export class SeriesModel {
    * alternate.
    */
   residualRun = 0;
+  /** z of the central interval level of the forecast being made. */
+  private intervalZ = 1.96;
 
   constructor(
     private readonly fitter: ArimaFitter,
@@ -278,12 +281,47 @@ export class SeriesModel {
     }
   }
 
-  /** Forecasts `steps` ahead with a central `level` interval; a flat, zero-width one before the first fit. */
+  /**
+   * Forecasts `steps` ahead with a central `level` interval; a flat, zero-width one before the first
+   * fit. The sliding-window model describes the regime its window has shown, so its forecast is kept
+   * within that window's range widened by the range once on each side: an integrated model fitted on
+   * a spiky series would otherwise extrapolate one spike into a runaway trend over the horizon.
+   * Genuine departures from the regime are the job of {@link recentForecast}.
+   */
   forecast(steps: number, level: number): ArimaForecast {
-    if (this.model && this.period === 0) return this.model.forecast(steps, level);
-    if (this.model) return this.seasonalForecast(this.model.forecast(steps, level));
+    this.intervalZ = intervalZ(level);
+    if (this.model && this.period === 0) return this.boundToWindow(this.model.forecast(steps, level));
+    if (this.model) return this.boundToWindow(this.seasonalForecast(this.model.forecast(steps, level)));
     const flat = new Float64Array(steps).fill(Number.isNaN(this.lastValue) ? 0 : this.lastValue);
     return { mean: flat, lower: flat.slice(), upper: flat.slice() };
+  }
+
+  private boundToWindow(forecast: ArimaForecast): ArimaForecast {
+    const window = this.scratch.subarray(0, this.count);
+    window.set(this.ring.subarray(0, this.count));
+    window.sort();
+    const low = window[0]!;
+    const high = window[this.count - 1]!;
+    const middle = window[this.count >> 1]!;
+    for (let index = 0; index < this.count; index++) window[index] = Math.abs(window[index]! - middle);
+    window.sort();
+    // A stationary regime's forecast error never exceeds the spread of the series itself; 1.4826·MAD
+    // estimates that spread without letting a few spikes inflate it.
+    const spread = 1.4826 * window[this.count >> 1]!;
+    const span = high - low;
+    for (let step = 0; step < forecast.mean.length; step++) {
+      const mean = Math.min(high + span, Math.max(low - span, forecast.mean[step]!));
+      const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, this.halfWidthFor(spread));
+      forecast.mean[step] = mean;
+      forecast.lower[step] = mean - halfWidth;
+      forecast.upper[step] = mean + halfWidth;
+    }
+    return forecast;
+  }
+
+  /** The interval half-width of a spread at the level of the last forecast. */
+  private halfWidthFor(spread: number): number {
+    return this.intervalZ * spread;
   }
 
   /**
