@@ -62,6 +62,12 @@ export interface EngineOptions {
    * old model in one direction every sample, which a burst of noise does not.
    */
   regimeChangeRun: number;
+  /**
+   * Samples a series must have before the regime-change forecast is consulted at all: its anomaly
+   * likelihood needs a history to judge against, and a young series' start (a workload beginning,
+   * a replica catching up) is not a regime leaving its normal.
+   */
+  regimeChangeMinSamples: number;
 }
 
 /** Longest horizon accepted, in samples. */
@@ -82,6 +88,7 @@ export function defaultEngineOptions(): EngineOptions {
     breachProbability,
     regimeChangeLikelihood: 0.99,
     regimeChangeRun: 3,
+    regimeChangeMinSamples: 60,
   };
 }
 
@@ -195,9 +202,13 @@ export class ScoringEngine {
     const { horizonSteps, intervalLevel } = this.options;
     const threshold = state.spec.threshold;
     let forecast = state.model.forecast(horizonSteps, intervalLevel);
-    let breach = threshold === undefined ? 0 : this.breachOf(forecast, threshold, state);
+    // Before its first fit a series has no forecast, only its last value: it is explained but not
+    // scored, so a cold start's transients (replicas being created, a workload starting) do not
+    // read as certain breaches.
+    let breach = threshold === undefined || state.model.current === undefined ? 0 : this.breachOf(forecast, threshold, state);
     const run = (state.spec.direction ?? 'above') === 'above' ? state.model.residualRun : -state.model.residualRun;
-    if (threshold !== undefined && state.lastLikelihood >= this.options.regimeChangeLikelihood && run >= this.options.regimeChangeRun) {
+    const settled = state.model.samples >= this.options.regimeChangeMinSamples;
+    if (threshold !== undefined && settled && state.lastLikelihood >= this.options.regimeChangeLikelihood && run >= this.options.regimeChangeRun) {
       const recent = state.model.recentForecast(horizonSteps, intervalLevel);
       const recentBreach = recent === undefined ? 0 : this.breachOf(recent, threshold, state);
       if (recent !== undefined && recentBreach > breach) {

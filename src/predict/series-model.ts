@@ -180,6 +180,11 @@ export class SeriesModel {
     return this.model;
   }
 
+  /** Samples observed so far, counted up to the window size. */
+  get samples(): number {
+    return this.count;
+  }
+
   /** The last value observed (NaN before the first). */
   get last(): number {
     return this.lastValue;

@@ -62,6 +62,25 @@ export interface ClusterOptions {
   broker?: 'embedded' | 'mosquitto';
   /** Sampling interval of the agents' profile. */
   sampleIntervalMs?: number;
+  /** A firmware profile name or path for the agents, in place of the harness's short-horizon `e2e` profile. */
+  profile?: string;
+  /** Also decode every node's `metrics` and `state` messages into `metrics` and `states`. */
+  watchNodes?: boolean;
+}
+
+/** One node's published metrics, with when the watcher received them. */
+export interface SeenMetrics {
+  node: string;
+  seenAtMs: number;
+  series: Record<string, number>;
+}
+
+/** One node's birth or will, with when the watcher received it. */
+export interface SeenState {
+  node: string;
+  seenAtMs: number;
+  state: string;
+  session: string;
 }
 
 /** A cluster of real processes under one temporary directory. */
@@ -76,6 +95,12 @@ export class E2eCluster {
   /** Every routing table and incident seen on the broker, in arrival order. */
   readonly routing: RoutingTable[] = [];
   readonly incidents: Incident[] = [];
+  /** When each routing table and incident arrived (Date.now()), index for index. */
+  readonly routingSeenAtMs: number[] = [];
+  readonly incidentsSeenAtMs: number[] = [];
+  /** With `watchNodes`: every metrics message and every birth or will, in arrival order. */
+  readonly metrics: SeenMetrics[] = [];
+  readonly states: SeenState[] = [];
   private embedded: EmbeddedBroker | undefined;
   private watcher: mqtt.MqttClient | undefined;
 
@@ -102,15 +127,44 @@ export class E2eCluster {
       this.brokerUrl = this.embedded.url;
     }
     this.watcher = await mqtt.connectAsync(this.brokerUrl, { protocolVersion: 4, reconnectPeriod: 500 });
+    const nodePrefix = `foreshard/v1/${this.cluster}/node/`;
     this.watcher.on('message', (topic, payload) => {
+      const seenAtMs = Date.now();
       try {
-        if (topic === this.topics.routing && payload.length > 0) this.routing.push(decodeMessage('routing', payload));
-        else if (topic.startsWith(`foreshard/v1/${this.cluster}/incident/`)) this.incidents.push(decodeMessage('incident', payload));
+        if (topic === this.topics.routing && payload.length > 0) {
+          this.routing.push(decodeMessage('routing', payload));
+          this.routingSeenAtMs.push(seenAtMs);
+        } else if (topic.startsWith(`foreshard/v1/${this.cluster}/incident/`)) {
+          this.incidents.push(decodeMessage('incident', payload));
+          this.incidentsSeenAtMs.push(seenAtMs);
+        } else if (topic.startsWith(nodePrefix) && topic.endsWith('/metrics')) {
+          const node = topic.slice(nodePrefix.length, -'/metrics'.length);
+          this.metrics.push({ node, seenAtMs, series: decodeMessage('metrics', payload).series as Record<string, number> });
+        } else if (topic.startsWith(nodePrefix) && topic.endsWith('/state') && payload.length > 0) {
+          const node = topic.slice(nodePrefix.length, -'/state'.length);
+          const message = decodeMessage('node-state', payload);
+          this.states.push({ node, seenAtMs, state: message.state, session: message.session });
+        }
       } catch {
         // The scenario asserts on what decodes; a bad payload shows up as a missing table.
       }
     });
-    await this.watcher.subscribeAsync([this.topics.routing, this.topics.allIncidents], { qos: 1 });
+    const topics = [this.topics.routing, this.topics.allIncidents];
+    if (this.options.watchNodes) topics.push(this.topics.allNodes('metrics'), this.topics.allNodes('state'));
+    await this.watcher.subscribeAsync(topics, { qos: 1 });
+  }
+
+  /**
+   * Closes the embedded broker (every client loses its connection and every retained message is
+   * gone, as with a restarted `foreshard broker`) and starts a new one on the same port after `downMs`.
+   */
+  async restartEmbeddedBroker(downMs = 1_000): Promise<void> {
+    if (!this.embedded) throw new Error('restartEmbeddedBroker needs the embedded broker');
+    const port = this.embedded.port;
+    await this.embedded.close();
+    this.embedded = undefined;
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    this.embedded = await startEmbeddedBroker({ port, host: '127.0.0.1' });
   }
 
   /** Spawns `foreshard <args>` and waits for the stderr line containing `readyText`. */
@@ -142,7 +196,7 @@ export class E2eCluster {
 
   /** Starts agent `node` with its own data directory (kept across restarts of the same node). */
   startAgent(node: string, extra: string[] = []): Promise<Part> {
-    return this.spawnPart(node, ['agent', '--broker', this.brokerUrl, '--cluster', this.cluster, '--node-id', node, '--profile', this.profilePath,
+    return this.spawnPart(node, ['agent', '--broker', this.brokerUrl, '--cluster', this.cluster, '--node-id', node, '--profile', this.options.profile ?? this.profilePath,
       '--data-dir', join(this.dir, 'nodes', node), '--cluster-key-file', this.keyFile, '--http-host', '127.0.0.1', '--http-port', '0',
       '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], 'agent started');
   }
@@ -159,8 +213,8 @@ export class E2eCluster {
   }
 
   /** Starts a gateway on a free port; its `started.url` is the client URL. */
-  startGateway(): Promise<Part> {
-    return this.spawnPart('gateway', ['gateway', '--broker', this.brokerUrl, '--cluster', this.cluster, '--host', '127.0.0.1', '--port', '0'], 'listening');
+  startGateway(extra: string[] = []): Promise<Part> {
+    return this.spawnPart('gateway', ['gateway', '--broker', this.brokerUrl, '--cluster', this.cluster, '--host', '127.0.0.1', '--port', '0', ...extra], 'listening');
   }
 
   /** The newest routing table seen, if any. */
@@ -211,6 +265,7 @@ export class E2eCluster {
 
   /** Kills every process, clears this run's retained messages, stops the broker, removes the directory (unless KEEP_E2E is set). */
   async stop(): Promise<void> {
+    // SIGKILL also ends a process a scenario stopped with SIGSTOP.
     for (const part of this.parts.values()) if (part.child.exitCode === null && part.child.signalCode === null) part.child.kill('SIGKILL');
     await Promise.all([...this.parts.values()].map((part) => part.exited));
     this.parts.clear();
