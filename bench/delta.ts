@@ -7,6 +7,7 @@ import { createDelta, applyDelta } from 'fossil-delta';
 import { encodeDelta, decodeDelta } from '../src/kernels/delta.js';
 import { encodeDeltaReference, decodeDeltaReference } from '../src/kernels/delta-reference.js';
 import { median, secondsPerCall, table } from './lib/stats.js';
+import { mulberry32 as seededRandom } from '../src/common/random.js';
 
 /** One base → target update of the corpus. */
 export interface DeltaCase {
@@ -36,16 +37,7 @@ const DECODE_TARGET_MIN_BYTES = 64 * 1024;
 const CORPUS_SEED = 0x5eed;
 
 /** A small seeded PRNG (mulberry32), so the corpus is the same in every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** A binary value as stores hold them: fixed-size records of counters, floats, flags and random ids. */
 function binaryValue(random: () => number, length: number): Uint8Array {

@@ -12,6 +12,7 @@ import { breachProbability, breachProbabilityReference } from '../src/kernels/pr
 import { kernelFitter, referenceFitter } from '../src/predict/kernel.js';
 import type { ArimaFitter } from '../src/predict/series-model.js';
 import { median, table } from './lib/stats.js';
+import { mulberry32 as seededRandom } from '../src/common/random.js';
 
 const seriesCount = 100;
 const shardCount = 8;
@@ -36,17 +37,6 @@ function settleHeap(): void {
   }
 }
 
-/** A seeded PRNG (mulberry32), so every run sees the same series. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An engine with 100 series: 20 host series on the node, the rest spread over 8 shards. */
 function makeEngine(fitter: ArimaFitter): ScoringEngine {

@@ -14,6 +14,7 @@ import type { Logger } from '../common/log.js';
 import type { CpuBurner } from './cpu-burner.js';
 import { ChaosError } from './errors.js';
 import type { AgentFault, LatencyRamp } from './spec.js';
+import { mulberry32 as seededRandom } from '../common/random.js';
 
 /** The fsync delay of `ramp` at `nowMs` for a ramp started at `startedAtMs`: linear, then held at `toMs`. */
 export function rampDelayMs(ramp: LatencyRamp, startedAtMs: number, nowMs: number): number {
@@ -23,16 +24,7 @@ export function rampDelayMs(ramp: LatencyRamp, startedAtMs: number, nowMs: numbe
 }
 
 /** A deterministic random source in [0, 1) (mulberry32), for tests and reproducible runs. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** What is injected now, for `GET /chaos`, `/metrics` and the CLI's answer. */
 export interface ChaosState {

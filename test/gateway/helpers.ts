@@ -7,18 +7,10 @@
 import mqtt from 'mqtt';
 import WebSocket, { WebSocketServer } from 'ws';
 import { clusterTopics, decodeCbor, decodeDataFrame, encodeCbor, encodeDataFrame, encodeMessage, type RoutingTable, type ShardRoute } from '../../src/protocol/index.js';
+import { mulberry32 as seededRandom } from '../../src/common/random.js';
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed from its printed seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** The seed of this run: FORESHARD_TEST_SEED or a fresh one. */
 export function testSeed(): number {

@@ -5,20 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cssLogLikelihood, fitArima } from '../../src/kernels/arima.js';
 import { cssLogLikelihoodReference, fitArimaReference } from '../../src/kernels/arima-reference.js';
+import { mulberry32 as prng } from '../../src/common/random.js';
 
 const SEED = Number(process.env.FORESHARD_TEST_SEED ?? 20260301);
 
-/** mulberry32: a small seeded PRNG, so failures replay exactly. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());

@@ -6,16 +6,11 @@ import assert from 'node:assert/strict';
 import { AnomalyLikelihood, TailEstimator } from '../../src/predict/anomaly.js';
 import { Detector, defaultDetectorOptions } from '../../src/predict/detector.js';
 import { referenceFitter } from '../../src/predict/kernel.js';
+import { mulberry32 } from '../../src/common/random.js';
 
+/** Standard normal samples (Box–Muller over a seeded uniform source). */
 function gaussianSource(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

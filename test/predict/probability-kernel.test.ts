@@ -3,19 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { breachProbability, breachProbabilityReference, logScale, logScaleReference, maxBreachSteps, normalTail, normalTailReference } from '../../src/kernels/probability.js';
+import { mulberry32 as uniformSource } from '../../src/common/random.js';
 
 const seed = Number(process.env.FORESHARD_TEST_SEED ?? Date.now() % 1_000_000);
 
-function uniformSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const agree = (a: number, b: number) => Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
 

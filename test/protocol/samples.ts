@@ -1,21 +1,13 @@
 // Shared fixtures for the protocol tests: one realistic sample of every message kind and data port
 // frame, a seeded PRNG, and a normaliser that makes byte strings comparable across decoders.
 import type { Command, DataFrame, MessageKind, MessageTypes } from '../../src/protocol/index.js';
+import { mulberry32 as prng } from '../../src/common/random.js';
 
 /** A fixed millisecond timestamp above 2^32, so it must travel as an 8-byte CBOR integer. */
 export const TS = 1_700_000_000_123;
 
 /** mulberry32: a small seeded PRNG, so a failing randomized test can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** The seed of a randomized test: FORESHARD_SEED when set, else a fresh one (printed on failure). */
 export function testSeed(): number {

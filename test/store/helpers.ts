@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Replica, type ReplicaOptions, type ReplicationFrame } from '../../src/store/index.js';
+import { mulberry32 as seededRandom } from '../../src/common/random.js';
 
 /** A fresh directory under the OS temp dir; removed by `cleanup`. */
 export function tempDataDir(label: string): { dir: string; cleanup(): void } {
@@ -12,16 +13,7 @@ export function tempDataDir(label: string): { dir: string; cleanup(): void } {
 }
 
 /** Mulberry32: small, fast, seeded; good enough to pick sizes and kill moments. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** The seed of a randomized test: FORESHARD_TEST_SEED if set, else random. Printed on failure by the caller. */
 export function testSeed(): number {
