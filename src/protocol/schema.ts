@@ -39,7 +39,13 @@ export class SchemaIssue extends Error {
     /** True when a named size limit was passed rather than a type or shape rule. */
     readonly tooLarge = false,
   ) {
+    // An issue is an expected outcome (bad input, or the first branch of `either` not matching),
+    // thrown on the hot path of every client frame: it carries a path, not a stack, which would
+    // cost more to capture than the whole parse.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
   }
 
   /** The path as `a.b[3].c`. */
