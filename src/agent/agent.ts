@@ -125,7 +125,7 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
   const topics = link.topics;
   const publishResult = (result: CommandResult): void =>
     link.publish({ kind: 'command-result', topic: topics.node(options.nodeId, 'cmd-result'), payload: encodeMessage('command-result', result), qos: 1, retain: false });
-  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, session, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS });
+  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, session, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS, ...(chaos ? { chaos } : {}) });
   const scorer = options.prediction ? new Scorer(profile) : undefined;
   const synthetic = new SyntheticSeries(options.syntheticSeries);
   let lastSample: MetricsSample | undefined;

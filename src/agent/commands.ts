@@ -39,6 +39,7 @@ import {
   verifyCommandSignature,
 } from '../protocol/index.js';
 import type { AgentShardHost } from './shard-host.js';
+import { applyChaosCommand, isChaosError, type ChaosController } from '../chaos/index.js';
 
 /** Commands accepted but not yet answered, over all shards; past it new ones are answered `FAILED` at once. */
 export const MAX_PENDING_COMMANDS = 256;
@@ -57,7 +58,7 @@ export class CommandRefusal extends Error {
 }
 
 type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
-type Handler<T extends CommandType> = (host: AgentShardHost, command: CommandOf<T>, deadlineMs: number, nowMs: number) => Promise<CommandOutcome>;
+type Handler<T extends CommandType> = (host: AgentShardHost, command: CommandOf<T>, deadlineMs: number, nowMs: number, parts: CommandDispatcherParts) => Promise<CommandOutcome>;
 
 /** One handler per command type; each is one call into the shard host. `deadlineMs` is when the command expires. */
 export const COMMAND_HANDLERS: { readonly [T in CommandType]: Handler<T> } = Object.freeze({
@@ -82,8 +83,15 @@ export const COMMAND_HANDLERS: { readonly [T in CommandType]: Handler<T> } = Obj
       throw toRefusal(error);
     }
   },
-  chaos: async (_host, c) => {
-    throw new CommandRefusal('UNSUPPORTED', `this agent cannot inject ${c.args.fault} faults over MQTT`);
+  chaos: async (_host, c, _deadlineMs, _nowMs, parts) => {
+    try {
+      await applyChaosCommand(parts.chaos, c.args);
+      return {};
+    } catch (error) {
+      if (!isChaosError(error)) throw error;
+      // Without --allow-chaos the agent cannot do this at all; anything else is a bad fault request.
+      throw new CommandRefusal(error.code === 'CHAOS_NOT_ALLOWED' ? 'UNSUPPORTED' : 'BAD_REQUEST', error.message);
+    }
   },
 });
 
@@ -113,6 +121,8 @@ export interface CommandDispatcherParts {
   readonly logger: Logger;
   readonly maxRefusalAnswersPerS: number;
   readonly clock?: () => number;
+  /** The fault injector of an agent started with `--allow-chaos`; without it `chaos` is refused `UNSUPPORTED`. */
+  readonly chaos?: ChaosController;
 }
 
 /** Decodes, verifies, runs and answers commands; see the module comment. */
@@ -216,7 +226,7 @@ export class CommandDispatcher {
       const nowMs = this.clock();
       const refusal = this.checkLive(command, nowMs);
       if (refusal) throw refusal;
-      const outcome = await handler(this.parts.host, command as CommandOf<CommandType>, command.ts + this.commandMaxAgeMs, nowMs);
+      const outcome = await handler(this.parts.host, command as CommandOf<CommandType>, command.ts + this.commandMaxAgeMs, nowMs, this.parts);
       this.answer(command, outcome);
     } catch (error) {
       // Assertions are bugs and must crash (STYLE.md, "Two kinds of error"); everything else is answered.

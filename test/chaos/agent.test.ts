@@ -156,6 +156,24 @@ test('error-rate 1 fails every write with an agent error, and clear restores wri
   assert.equal((await put()).response.ok, true);
 });
 
+test('a signed MQTT chaos command injects a fault that ends by itself after its duration', async () => {
+  const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+  try {
+    const cmdId = `chaos-${Date.now()}`;
+    const body = { cmdId, ts: Date.now(), type: 'chaos', args: { session: agent.session, fault: 'disk-errors', durationMs: 1500, intensity: 1 } } as unknown as CommandBody;
+    await publisher.publishAsync(topics.node('n1', 'cmd'), Buffer.from(encodeMessage('command', signCommand(Buffer.from(space.keyHex, 'hex'), cluster, 'n1', body))), { qos: 1 });
+    const result = await watcher.next((m) => (m.decoded as { cmdId?: string } | undefined)?.cmdId === cmdId, 5000);
+    assert.equal((result.decoded as { ok: boolean }).ok, true, `chaos answered ${JSON.stringify(result.decoded)}`);
+    assert.equal(await metric('foreshard_chaos_request_failure_probability'), 1);
+    assert.equal((await put()).response.ok, false, 'a write fails while the injected error rate is 1');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(await metric('foreshard_chaos_request_failure_probability'), 0);
+    assert.equal((await put()).response.ok, true, 'writes succeed again once the fault has run its duration');
+  } finally {
+    await publisher.endAsync();
+  }
+});
+
 test('cpu-burn runs busy threads in the agent until their duration is over', async () => {
   const burning = await chaosCli(['n1', 'cpu-burn', '--workers', '1', '--duration', '1']);
   assert.equal(burning.code, 0, burning.stderr);
