@@ -49,14 +49,8 @@ describe('broker restart mid-workload on aedes', () => {
 
   before(async () => {
     await cluster.startBroker();
-    await Promise.all(nodes.map((node) => cluster.startAgent(node, ['--no-prediction'])));
-    await cluster.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2', '--no-rebalance']);
-    const gateway = await cluster.startGateway();
-    await waitFor('the cluster to be created', () => {
-      const table = cluster.latestRouting();
-      return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open' && r.shadows.length === 2);
-    }, 30_000, () => cluster.logs());
-    client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+    const gatewayUrl = await cluster.startCluster(shardCount, ['--no-prediction'], ['--no-rebalance'], nodes);
+    client = await connect(gatewayUrl, { requestTimeoutMs: 20_000 });
   });
 
   after(async () => {

@@ -217,6 +217,22 @@ export class E2eCluster {
     return this.spawnPart('gateway', ['gateway', '--broker', this.brokerUrl, '--cluster', this.cluster, '--host', '127.0.0.1', '--port', '0', ...extra], 'listening');
   }
 
+  /**
+   * Starts `nodes` agents with `agentFlags`, a coordinator that creates `shardCount` shards with two
+   * shadows each (plus `coordinatorFlags`), and a gateway; resolves with the gateway's client URL once
+   * every shard is open with both shadows. The scenarios share this set-up.
+   */
+  async startCluster(shardCount: number, agentFlags: string[], coordinatorFlags: string[] = [], nodes: readonly string[] = ['n1', 'n2', 'n3']): Promise<string> {
+    await Promise.all(nodes.map((node) => this.startAgent(node, agentFlags)));
+    await this.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2', ...coordinatorFlags]);
+    const gateway = await this.startGateway();
+    await waitFor('the cluster to be created', () => {
+      const table = this.latestRouting();
+      return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open' && r.shadows.length === 2);
+    }, 30_000, () => this.logs());
+    return String(gateway.started.url);
+  }
+
   /** The newest routing table seen, if any. */
   latestRouting(): RoutingTable | undefined {
     return this.routing.at(-1);

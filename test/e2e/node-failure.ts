@@ -29,14 +29,8 @@ export function nodeFailureScenario(kind: 'crash' | 'hang', broker: 'embedded' |
       // A hung agent keeps its TCP connection open, so the broker notices it only after 1.5 x its MQTT
       // keep-alive: 1 s here (docs/e2e.md, "Tuning"). The crash scenario runs the same agents.
       const agentFlags = ['--no-prediction', '--mqtt-keepalive', '1'];
-      await Promise.all(['n1', 'n2', 'n3'].map((node) => cluster.startAgent(node, agentFlags)));
-      await cluster.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2', '--no-rebalance']);
-      const gateway = await cluster.startGateway();
-      await waitFor('the cluster to be created', () => {
-        const table = cluster.latestRouting();
-        return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open' && r.shadows.length === 2);
-      }, 30_000, () => cluster.logs());
-      client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+      const gatewayUrl = await cluster.startCluster(shardCount, agentFlags, ['--no-rebalance']);
+      client = await connect(gatewayUrl, { requestTimeoutMs: 20_000 });
     });
 
     after(async () => {

@@ -61,14 +61,8 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
 
     before(async () => {
       await cluster.startBroker();
-      await Promise.all(['n1', 'n2', 'n3'].map((node) => cluster.startAgent(node, ['--allow-chaos'])));
-      await cluster.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2', '--no-rebalance']);
-      const gateway = await cluster.startGateway();
-      await waitFor('the cluster to be created', () => {
-        const table = cluster.latestRouting();
-        return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open' && r.shadows.length === 2);
-      }, 30_000, () => cluster.logs());
-      client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+      const gatewayUrl = await cluster.startCluster(shardCount, ['--allow-chaos'], ['--no-rebalance']);
+      client = await connect(gatewayUrl, { requestTimeoutMs: 20_000 });
     });
 
     after(async () => {

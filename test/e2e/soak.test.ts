@@ -97,14 +97,8 @@ describe('healthy soak on aedes', () => {
       }
     });
     await scores.subscribeAsync(cluster.topics.allNodes('score'), { qos: 0 });
-    await Promise.all(['n1', 'n2', 'n3'].map((node) => cluster.startAgent(node)));
-    await cluster.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2']);
-    const gateway = await cluster.startGateway();
-    await waitFor('the cluster to be created', () => {
-      const table = cluster.latestRouting();
-      return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open' && r.shadows.length === 2);
-    }, 30_000, () => cluster.logs());
-    client = await connect(String(gateway.started.url), {
+    const gatewayUrl = await cluster.startCluster(shardCount, [], []);
+    client = await connect(gatewayUrl, {
       requestTimeoutMs: 20_000,
       onStateChange: (state) => connectionEvents.push(`${state} t=${soakStartedAtMs === 0 ? 'before' : ((Date.now() - soakStartedAtMs) / 1000).toFixed(1)} s`),
     });
