@@ -141,6 +141,8 @@ export class SeriesModel {
    * alternate.
    */
   residualRun = 0;
+  /** The window the current model was fitted on, as {@link describeRegime} summarises it. */
+  private regime: { low: number; high: number; spread: number } | undefined;
   /** z of the central interval level of the forecast being made. */
   private intervalZ = 1.96;
 
@@ -230,6 +232,8 @@ export class SeriesModel {
       if (this.options.seasonal) ({ model, period } = this.preferSeasonal(window, model));
       this.model = model;
       this.period = period;
+      // The window is not needed again after the fit, so it is sorted in place.
+      this.regime = this.describeRegime(window);
     } catch (error) {
       // A kernel error (e.g. a window the fit cannot use) keeps the previous model; it is counted
       // so the agent can report it, and the next refit tries again.
@@ -302,26 +306,34 @@ export class SeriesModel {
   }
 
   private boundToWindow(forecast: ArimaForecast): ArimaForecast {
-    const window = this.scratch.subarray(0, this.count);
-    window.set(this.ring.subarray(0, this.count));
-    window.sort();
-    const low = window[0]!;
-    const high = window[this.count - 1]!;
-    const middle = window[this.count >> 1]!;
-    for (let index = 0; index < this.count; index++) window[index] = Math.abs(window[index]! - middle);
-    window.sort();
-    // A stationary regime's forecast error never exceeds the spread of the series itself; 1.4826·MAD
-    // estimates that spread without letting a few spikes inflate it.
-    const spread = 1.4826 * window[this.count >> 1]!;
-    const span = high - low;
+    const regime = this.regime;
+    if (regime === undefined) return forecast;
+    const span = regime.high - regime.low;
+    const widest = this.halfWidthFor(regime.spread);
     for (let step = 0; step < forecast.mean.length; step++) {
-      const mean = Math.min(high + span, Math.max(low - span, forecast.mean[step]!));
-      const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, this.halfWidthFor(spread));
+      const mean = Math.min(regime.high + span, Math.max(regime.low - span, forecast.mean[step]!));
+      const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, widest);
       forecast.mean[step] = mean;
       forecast.lower[step] = mean - halfWidth;
       forecast.upper[step] = mean + halfWidth;
     }
     return forecast;
+  }
+
+  /**
+   * The range and robust spread of the window a fit saw, kept with the model: computed once per
+   * refit (two sorts of the window), not on every forecast, which runs once per series per score.
+   * A stationary regime's forecast error never exceeds the spread of the series itself; 1.4826·MAD
+   * estimates that spread without letting a few spikes inflate it.
+   */
+  private describeRegime(window: Float64Array): { low: number; high: number; spread: number } {
+    window.sort();
+    const low = window[0]!;
+    const high = window[window.length - 1]!;
+    const middle = window[window.length >> 1]!;
+    for (let index = 0; index < window.length; index++) window[index] = Math.abs(window[index]! - middle);
+    window.sort();
+    return { low, high, spread: 1.4826 * window[window.length >> 1]! };
   }
 
   /** The interval half-width of a spread at the level of the last forecast. */
