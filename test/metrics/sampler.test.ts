@@ -131,9 +131,10 @@ describe('sampler', () => {
     await time.advance(30_000);
     sampler.stop();
     assert.equal(samples.length, 7);
+    // The three files are read concurrently, so their notes may come in any order: each must come once.
     assert.deepEqual(
-      logger.lines.map((line) => line.replace(fixturePath('proc-no-psi'), '<root>').split(';')[0]),
-      ['warn <root>/pressure/cpu is not present on this host', 'warn <root>/pressure/memory is not present on this host', 'warn <root>/pressure/io is not present on this host'],
+      logger.lines.map((line) => line.replace(fixturePath('proc-no-psi'), '<root>').split(';')[0]).sort(),
+      ['warn <root>/pressure/cpu is not present on this host', 'warn <root>/pressure/io is not present on this host', 'warn <root>/pressure/memory is not present on this host'],
     );
     assert.equal(samples.at(-1)!.series.memory_pressure, 0.75);
     assert.equal(samples.at(-1)!.series.io_stall_ratio, undefined);
