@@ -68,6 +68,13 @@ export interface EngineOptions {
    * a replica catching up) is not a regime leaving its normal.
    */
   regimeChangeMinSamples: number;
+  /**
+   * How far, in robust σ of the fitted window, the series' current level (the median of its last
+   * three samples) must lie beyond that window's median, on the breach side, for the regime-change
+   * forecast to be consulted: the series must still be out of its old regime, not just echoing a
+   * spike that has ended.
+   */
+  regimeChangeDeparture: number;
 }
 
 /** Longest horizon accepted, in samples. */
@@ -89,6 +96,7 @@ export function defaultEngineOptions(): EngineOptions {
     regimeChangeLikelihood: 0.99,
     regimeChangeRun: 3,
     regimeChangeMinSamples: 60,
+    regimeChangeDeparture: 3,
   };
 }
 
@@ -206,9 +214,16 @@ export class ScoringEngine {
     // scored, so a cold start's transients (replicas being created, a workload starting) do not
     // read as certain breaches.
     let breach = threshold === undefined || state.model.current === undefined ? 0 : this.breachOf(forecast, threshold, state);
-    const run = (state.spec.direction ?? 'above') === 'above' ? state.model.residualRun : -state.model.residualRun;
+    const direction = state.spec.direction ?? 'above';
+    const run = direction === 'above' ? state.model.residualRun : -state.model.residualRun;
     const settled = state.model.samples >= this.options.regimeChangeMinSamples;
-    if (threshold !== undefined && settled && state.lastLikelihood >= this.options.regimeChangeLikelihood && run >= this.options.regimeChangeRun) {
+    if (
+      threshold !== undefined &&
+      settled &&
+      state.lastLikelihood >= this.options.regimeChangeLikelihood &&
+      run >= this.options.regimeChangeRun &&
+      state.model.departed(direction, this.options.regimeChangeDeparture)
+    ) {
       const recent = state.model.recentForecast(horizonSteps, intervalLevel);
       const recentBreach = recent === undefined ? 0 : this.breachOf(recent, threshold, state);
       if (recent !== undefined && recentBreach > breach) {

@@ -34,6 +34,14 @@ export interface SeriesModelOptions {
   seasonal?: boolean;
   /** Samples the regime-change model sees (see {@link SeriesModel.recentForecast}); default 20. */
   recentWindow?: number;
+  /**
+   * Robust mode, in standard deviations (0 or absent: off). A sample whose one-step error exceeds
+   * this many of the model's innovation σ updates the model's state only as far as that bound (its
+   * full residual is still returned, so the anomaly likelihood sees it), and each refit's window is
+   * winsorised at its median ± this many robust σ (1.4826·MAD). A one-sample disk stall then stays
+   * an anomaly instead of becoming the trend the model extrapolates for the next minute.
+   */
+  outlierSigmas?: number;
 }
 
 /**
@@ -60,6 +68,7 @@ export const defaultSeriesModelOptions: Readonly<SeriesModelOptions> = Object.fr
   refitEvery: 200,
   minFitSamples: 50,
   seasonal: true,
+  outlierSigmas: 5,
 });
 
 /** Shortest period the seasonal search considers. */
@@ -94,6 +103,29 @@ export function dominantPeriod(window: Float64Array): number {
     current = following;
   }
   return best;
+}
+
+/**
+ * The range, median and robust spread of the window a fit saw, kept with the model: computed once
+ * per refit (two sorts of a copy), not on every forecast, which runs once per series per score. A
+ * stationary regime's forecast error never exceeds the spread of the series itself; 1.4826·MAD
+ * estimates that spread without letting a few spikes inflate it.
+ */
+interface Regime {
+  low: number;
+  high: number;
+  middle: number;
+  spread: number;
+}
+
+function describeRegime(window: Float64Array): Regime {
+  const sorted = Float64Array.from(window).sort();
+  const low = sorted[0]!;
+  const high = sorted[sorted.length - 1]!;
+  const middle = sorted[sorted.length >> 1]!;
+  for (let index = 0; index < sorted.length; index++) sorted[index] = Math.abs(sorted[index]! - middle);
+  sorted.sort();
+  return { low, high, middle, spread: 1.4826 * sorted[sorted.length >> 1]! };
 }
 
 /** Periods the seasonal reference takes its median over. */
@@ -142,7 +174,9 @@ export class SeriesModel {
    */
   residualRun = 0;
   /** The window the current model was fitted on, as {@link describeRegime} summarises it. */
-  private regime: { low: number; high: number; spread: number } | undefined;
+  private regime: Regime | undefined;
+  /** Samples whose model update robust mode bounded (see {@link SeriesModelOptions.outlierSigmas}). */
+  clippedSamples = 0;
   /** z of the central interval level of the forecast being made. */
   private intervalZ = 1.96;
 
@@ -207,7 +241,7 @@ export class SeriesModel {
     assert.ok(Number.isFinite(x), 'series values must be finite (callers drop or reject others)');
     // In seasonal mode the model sees x_t − x_{t−period}; its one-step error is the same as x's.
     const input = this.period > 0 ? x - this.seasonalReference(0) : x;
-    const residual = this.model ? this.model.update(input) : Number.isNaN(this.lastValue) ? 0 : x - this.lastValue;
+    const residual = this.model ? this.updateModel(this.model, input) : Number.isNaN(this.lastValue) ? 0 : x - this.lastValue;
     if (residual > 0) this.residualRun = this.residualRun > 0 ? this.residualRun + 1 : 1;
     else if (residual < 0) this.residualRun = this.residualRun < 0 ? this.residualRun - 1 : -1;
     this.lastValue = x;
@@ -220,11 +254,33 @@ export class SeriesModel {
     return Number.isFinite(residual) ? residual : 0;
   }
 
+  /** One model update; in robust mode an outlier moves the state only to the bound (see the option). */
+  private updateModel(model: ArimaModel, input: number): number {
+    const sigmas = this.options.outlierSigmas ?? 0;
+    if (sigmas <= 0) return model.update(input);
+    const predicted = model.predictNext();
+    const error = input - predicted;
+    const bound = sigmas * Math.sqrt(model.sigma2);
+    if (!(Math.abs(error) > bound)) return model.update(input);
+    this.clippedSamples++;
+    model.update(predicted + Math.sign(error) * bound);
+    return error;
+  }
+
   private refit(): void {
     this.sinceFit = 0;
     const window = this.scratch.subarray(0, this.count);
     const start = this.count < this.ring.length ? 0 : this.next;
     for (let index = 0; index < this.count; index++) window[index] = this.ring[(start + index) % this.ring.length]!;
+    const regime = describeRegime(window);
+    const sigmas = this.options.outlierSigmas ?? 0;
+    if (sigmas > 0 && regime.spread > 0) {
+      const low = regime.middle - sigmas * regime.spread;
+      const high = regime.middle + sigmas * regime.spread;
+      for (let index = 0; index < window.length; index++) window[index] = Math.min(high, Math.max(low, window[index]!));
+      regime.low = Math.max(regime.low, low);
+      regime.high = Math.min(regime.high, high);
+    }
     try {
       let model = this.fitter.selectArima(window, this.options.grid);
       let period = 0;
@@ -232,8 +288,7 @@ export class SeriesModel {
       if (this.options.seasonal) ({ model, period } = this.preferSeasonal(window, model));
       this.model = model;
       this.period = period;
-      // The window is not needed again after the fit, so it is sorted in place.
-      this.regime = this.describeRegime(window);
+      this.regime = regime;
     } catch (error) {
       // A kernel error (e.g. a window the fit cannot use) keeps the previous model; it is counted
       // so the agent can report it, and the next refit tries again.
@@ -321,19 +376,17 @@ export class SeriesModel {
   }
 
   /**
-   * The range and robust spread of the window a fit saw, kept with the model: computed once per
-   * refit (two sorts of the window), not on every forecast, which runs once per series per score.
-   * A stationary regime's forecast error never exceeds the spread of the series itself; 1.4826·MAD
-   * estimates that spread without letting a few spikes inflate it.
+   * Whether the series has left the regime its model was fitted on toward `direction`: the median
+   * of its last three samples lies more than `sigmas` robust σ beyond the fitted window's median.
+   * A ramp stays out; a spike that has ended is back in, so its echo in the residuals is not taken
+   * for a new regime. False before the first fit.
    */
-  private describeRegime(window: Float64Array): { low: number; high: number; spread: number } {
-    window.sort();
-    const low = window[0]!;
-    const high = window[window.length - 1]!;
-    const middle = window[window.length >> 1]!;
-    for (let index = 0; index < window.length; index++) window[index] = Math.abs(window[index]! - middle);
-    window.sort();
-    return { low, high, spread: 1.4826 * window[window.length >> 1]! };
+  departed(direction: 'above' | 'below', sigmas: number): boolean {
+    const regime = this.regime;
+    if (regime === undefined || this.count < 3) return false;
+    const level = median3(this.valueAgo(0), this.valueAgo(1), this.valueAgo(2));
+    const distance = (direction === 'above' ? level - regime.middle : regime.middle - level);
+    return distance > sigmas * regime.spread;
   }
 
   /** The interval half-width of a spread at the level of the last forecast. */

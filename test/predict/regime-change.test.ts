@@ -60,3 +60,40 @@ test('an hour of healthy, spiky latency never trips the switch rule', () => {
   }
   assert.equal(trips, 0, `seed ${seed}: the switch rule tripped ${trips} times on a healthy series`);
 });
+
+test('real disk stalls of one to three samples stop driving the score once they are over', () => {
+  // A healthy store whose disk stalls for real now and then: fsync p99 and latency p99 jump far over
+  // their SLOs for 1–3 samples, then return to normal. During a stall the SLO is breached and a
+  // switch is fair; after it, the models must not extrapolate the stall into a breach forecast.
+  for (const seed of [1, 2, 3, 4]) {
+    const random = seeded(seed);
+    const engine = new ScoringEngine();
+    engine.addSeries({ name: 'store_fsync_ms_p99', scope: { kind: 'node' }, threshold: 20, sharedWithShards: true });
+    engine.addSeries({ name: 'store_latency_ms_p99', scope: { kind: 'node' }, threshold: 50, sharedWithShards: true });
+    let streak = 0;
+    let stallLeft = 0;
+    let stall = 0;
+    let underBefore = true;
+    const falseTrips: number[] = [];
+    for (let t = 0; t < 1800; t++) {
+      if (stallLeft === 0 && t > 120 && random.uniform() < 0.01) {
+        stallLeft = 1 + Math.floor(random.uniform() * 3);
+        stall = 50 + random.uniform() * 500;
+      }
+      let fsync = 1.5 * Math.exp(0.4 * random.gauss());
+      let latency = 8 * Math.exp(0.3 * random.gauss());
+      if (stallLeft > 0) {
+        fsync = stall;
+        latency = stall * 1.5;
+        stallLeft--;
+      }
+      engine.observe('store_fsync_ms_p99', fsync);
+      engine.observe('store_latency_ms_p99', latency);
+      const under = fsync < 20 && latency < 50;
+      streak = engine.score([0]).shards['0']!.p > switchThreshold ? streak + 1 : 0;
+      if (streak === switchConsecutive && under && underBefore) falseTrips.push(t);
+      underBefore = under;
+    }
+    assert.deepEqual(falseTrips, [], `seed ${seed}: the switch rule tripped with both series back under their SLOs`);
+  }
+});
