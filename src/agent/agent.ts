@@ -125,8 +125,9 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
   const topics = link.topics;
   const publishResult = (result: CommandResult): void =>
     link.publish({ kind: 'command-result', topic: topics.node(options.nodeId, 'cmd-result'), payload: encodeMessage('command-result', result), qos: 1, retain: false });
-  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, session, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS, ...(chaos ? { chaos } : {}) });
   const scorer = options.prediction ? new Scorer(profile) : undefined;
+  const calibration = scorer ? { apply: scorer.setCalibration.bind(scorer) } : undefined;
+  dispatcher = new CommandDispatcher({ cluster: options.cluster, nodeId: options.nodeId, clusterKey, host, session, publishResult, onDrop: drops.onDrop, logger: logger.child('commands'), maxRefusalAnswersPerS: options.maxRefusalAnswersPerS, ...(chaos ? { chaos } : {}), ...(calibration ? { calibration } : {}) });
   const synthetic = new SyntheticSeries(options.syntheticSeries);
   let lastSample: MetricsSample | undefined;
   let extraSeries: Record<string, number> = {};

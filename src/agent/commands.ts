@@ -35,6 +35,7 @@ import {
   type CommandResult,
   type CommandType,
   type CommandVerifier,
+  type CalibrationParameters,
   type DropHandler,
   verifyCommandSignature,
 } from '../protocol/index.js';
@@ -93,6 +94,11 @@ export const COMMAND_HANDLERS: { readonly [T in CommandType]: Handler<T> } = Obj
       throw new CommandRefusal(error.code === 'CHAOS_NOT_ALLOWED' ? 'UNSUPPORTED' : 'BAD_REQUEST', error.message);
     }
   },
+  calibrate: async (_host, c, _deadlineMs, _nowMs, parts) => {
+    if (parts.calibration === undefined) throw new CommandRefusal('UNSUPPORTED', 'this agent runs without prediction (--no-prediction)');
+    parts.calibration.apply(c.args.node, c.args.shard, c.args.pairs);
+    return {};
+  },
 });
 
 /** Counters for `/metrics`: commands by type and outcome code (`ok` for success). */
@@ -123,6 +129,8 @@ export interface CommandDispatcherParts {
   readonly clock?: () => number;
   /** The fault injector of an agent started with `--allow-chaos`; without it `chaos` is refused `UNSUPPORTED`. */
   readonly chaos?: ChaosController;
+  /** Where `calibrate` applies its calibrations (the scorer); without it `calibrate` is refused `UNSUPPORTED`. */
+  readonly calibration?: { apply(node: CalibrationParameters, shard: CalibrationParameters, pairs: number): void };
 }
 
 /** Decodes, verifies, runs and answers commands; see the module comment. */

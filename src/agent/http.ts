@@ -88,6 +88,12 @@ export function agentFamilies(view: AgentView): MetricFamilyInput[] {
     families.push(counter('prediction_observations_total', 'Samples fed to the forecasting engine.', [{ value: view.scorer.observations }]));
     families.push(counter('prediction_refused_series_total', 'Series the engine refused to track (over its limit).', [{ value: view.scorer.refusedSeries }]));
     families.push(counter('prediction_dropped_samples_total', 'Non-finite samples the engine dropped.', [{ value: view.scorer.droppedSamples }]));
+    const { node, shard, pairs } = view.scorer.calibration;
+    const units = [['node', node], ['shard', shard]] as const;
+    families.push(gauge('prediction_calibration_pairs', 'Labelled incidents the coordinator fitted the calibrations on (0: built-in priors).', [{ value: pairs }]));
+    families.push(gauge('prediction_calibration_bias', 'Bias of the logistic calibration, by unit.', units.map(([unit, c]) => ({ labels: { unit }, value: c.bias }))));
+    families.push(gauge('prediction_calibration_weight', 'Weight of each feature in the logistic calibration, by unit and feature.',
+      units.flatMap(([unit, c]) => Object.entries(c.weights).map(([feature, value]) => ({ labels: { unit, feature }, value: value ?? 0 })))));
   }
   families.push(...replicaFamilies(view));
   families.push(...(view.extraFamilies ?? []));

@@ -18,9 +18,10 @@
 import type { Profile, SloThreshold } from '../profiles/index.js';
 import { isSeriesName } from '../metrics/index.js';
 import { ScoringEngine, maxHorizonSteps, type EngineOptions, type Explanation, type ScoredUnit, type SeriesSpec } from '../predict/engine.js';
+import type { Calibration } from '../predict/calibration.js';
 import { PredictError } from '../predict/errors.js';
 import { maxWindowSize, defaultSeriesModelOptions } from '../predict/series-model.js';
-import { MAX_EXPLANATION_ENTRIES, MAX_SHARDS_PER_SCORE, type ExplainedProbability, type ExplanationEntry, type Score } from '../protocol/index.js';
+import { MAX_EXPLANATION_ENTRIES, MAX_SHARDS_PER_SCORE, type CalibrationParameters, type ExplainedProbability, type ExplanationEntry, type Score, type ScoreFeatures } from '../protocol/index.js';
 import type { ReplicaFigures } from './shard-host.js';
 
 /** Most series the agent's engine tracks: node series (≤ 512, the metrics payload limit) plus shard series. */
@@ -44,6 +45,8 @@ export interface ScorerCounters {
   droppedSamples: number;
   /** Explanation entries left out of the wire message because a number was not finite. */
   droppedExplanations: number;
+  /** The calibrations in use, and the labelled incidents they were fitted on (0: the built-in priors). */
+  calibration: { node: Calibration; shard: Calibration; pairs: number };
 }
 
 /** The engine options a profile implies (horizon in samples, window, refit cadence, order grid). */
@@ -81,6 +84,7 @@ export class Scorer {
   private readonly known = new Map<string, 'above' | 'below'>();
   private readonly refused = new Set<string>();
   private readonly counts = { observations: 0, refusedSeries: 0, droppedExplanations: 0 };
+  private calibrationPairs = 0;
 
   constructor(
     private readonly profile: Profile,
@@ -112,9 +116,20 @@ export class Scorer {
     return { ts, horizonS: this.profile.prediction.horizonS, node, shards };
   }
 
+  /** The calibrations in use, and how many labelled incidents the coordinator fitted them on (0: the built-in priors). */
+  calibration(): { node: Calibration; shard: Calibration; pairs: number } {
+    return { ...this.engine.calibration, pairs: this.calibrationPairs };
+  }
+
+  /** Applies the calibrations of a `calibrate` command (fitted by the coordinator on its failure history). */
+  setCalibration(node: CalibrationParameters, shard: CalibrationParameters, pairs: number): void {
+    this.engine.setCalibration(node, shard);
+    this.calibrationPairs = pairs;
+  }
+
   /** Counters for `/metrics`. */
   counters(): ScorerCounters {
-    return { ...this.counts, droppedSamples: this.engine.droppedSamples };
+    return { ...this.counts, droppedSamples: this.engine.droppedSamples, calibration: this.calibration() };
   }
 
   private feed(spec: SeriesSpec, value: number): void {
@@ -145,7 +160,9 @@ export class Scorer {
       }
       top.push(entry);
     }
-    return { p: clamp01(unit.p), top };
+    const features: ScoreFeatures = { breach: clamp01(unit.features.breach ?? 0), anomaly: clamp01(unit.features.anomaly ?? 0) };
+    if (unit.features.node !== undefined) features.node = clamp01(unit.features.node);
+    return { p: clamp01(unit.p), top, features };
   }
 }
 

@@ -37,7 +37,9 @@ import type {
   IdSource,
   NodeStateMessage,
   ReplicaReport,
+  FittedCalibration,
   RoutingMessage,
+  ScoreContribution,
   ScoreMessage,
 } from './types.js';
 
@@ -61,6 +63,10 @@ export interface CoordinatorStats {
   switchesWithoutTarget: number;
   movesStarted: number;
   clockSteppedBack: number;
+  /** `calibrate` commands sent, and answered ok or refused. */
+  calibrationsSent: number;
+  calibrationsApplied: number;
+  calibrationsRefused: number;
 }
 
 /** How a core starts. */
@@ -81,6 +87,8 @@ interface OutcomeWatch {
   incident: Incident;
   node: string;
   untilMs: number;
+  /** Whether a score of `node` has shown a series past its threshold since the watch began. */
+  breached: boolean;
 }
 
 /** The decision core. */
@@ -91,7 +99,10 @@ export class CoordinatorCore implements PlacementHost {
   readonly stats: CoordinatorStats = {
     commandsSent: 0, commandTimeouts: 0, unknownResults: 0, badResults: 0, staleScores: 0,
     unknownNodeMessages: 0, switchesStarted: 0, failoversStarted: 0, switchesWithoutTarget: 0, movesStarted: 0, clockSteppedBack: 0,
+    calibrationsSent: 0, calibrationsApplied: 0, calibrationsRefused: 0,
   };
+  /** The calibrations fitted on the failure history; null while the agents keep their priors. */
+  private fittedCalibration: FittedCalibration | null = null;
   private clockMs: number;
   private readonly ids: IdSource;
   private readonly shards = new Map<number, ShardState>();
@@ -188,6 +199,10 @@ export class CoordinatorCore implements PlacementHost {
         this.automationPausedFlag = event.paused;
         this.log('info', event.paused ? 'AUTOMATION_PAUSED' : 'AUTOMATION_RESUMED', 'by operator');
         return;
+      case 'calibration':
+        this.fittedCalibration = event.calibration;
+        for (const node of this.cluster.all()) if (node.liveness === 'online') this.sendCalibration(node.name);
+        return;
     }
   }
 
@@ -217,6 +232,7 @@ export class CoordinatorCore implements PlacementHost {
     const change = this.cluster.birth(node, message, this.nowMs);
     if (change === 'same') return;
     this.askReport(node);
+    this.sendCalibration(node);
     if (change === 'restarted') this.notifyNode(node, 'up');
   }
 
@@ -233,6 +249,7 @@ export class CoordinatorCore implements PlacementHost {
   private onScore(node: string, message: ScoreMessage): void {
     const info = this.onHeartbeat(node);
     if (!info || info.liveness !== 'online') return;
+    this.noteBreaches(node, message);
     if (message.ts <= info.lastScoreTs) {
       this.stats.staleScores++; // a duplicate or reordered score must not count twice toward a switch
       return;
@@ -252,6 +269,8 @@ export class CoordinatorCore implements PlacementHost {
       state.recordScore({ ts: message.ts, p, nodeP: info.failureP });
       state.lastTop = entry.top;
       state.lastNodeTop = info.failureTop;
+      state.lastFeatures = entry.features ?? null;
+      state.lastNodeFeatures = message.node.features ?? null;
       state.streak = nextStreak(state.streak, p, this.options.switchThreshold);
       if (state.streak >= this.options.switchConsecutive) this.maybeSwitch(state);
     }
@@ -267,6 +286,11 @@ export class CoordinatorCore implements PlacementHost {
       return;
     }
     this.pending.delete(message.cmdId);
+    if (pending.command.type === 'calibrate') {
+      if (message.ok) this.stats.calibrationsApplied++;
+      else this.stats.calibrationsRefused++;
+      return;
+    }
     if (pending.owner === null) return this.onReportResult(pending, message);
     if (this.shards.get(pending.owner.shard)?.operation !== pending.owner) return;
     pending.owner.onResult(this, pending, message);
@@ -308,6 +332,7 @@ export class CoordinatorCore implements PlacementHost {
       pending.timedOut = true;
       pending.deadlineMs = pending.command.ts + this.options.commandMaxAgeMs + this.options.stepTimeoutMs;
       this.stats.commandTimeouts++;
+      if (pending.command.type === 'calibrate') continue; // the node gets the next fit, or this one again at its next birth
       if (pending.owner === null) {
         if (this.reportsAwaited.has(pending.node) && pending.attempt < maxReportAttempts) this.askReport(pending.node, pending.attempt + 1);
         else this.reportsAwaited.delete(pending.node);
@@ -351,6 +376,13 @@ export class CoordinatorCore implements PlacementHost {
   }
 
   // ---- replica reports (restart recovery and restarted agents) ----
+
+  /** Sends the fitted calibrations to `node`, when there are any. */
+  private sendCalibration(node: string): void {
+    const fitted = this.fittedCalibration;
+    if (fitted === null) return;
+    if (this.sendCommand(null, node, 'calibrate', undefined, undefined, { node: fitted.node, shard: fitted.shard, pairs: fitted.pairs }, 1)) this.stats.calibrationsSent++;
+  }
 
   private askReport(node: string, attempt = 1): void {
     this.reportsAwaited.add(node);
@@ -592,7 +624,7 @@ export class CoordinatorCore implements PlacementHost {
   /** Watches `node` for `outcomeHorizonMs` to label the incident. */
   watchOutcome(incident: Incident, node: string): void {
     if (this.outcomeWatches.length >= maxOutcomeWatches) this.outcomeWatches.shift();
-    this.outcomeWatches.push({ incident, node, untilMs: this.nowMs + this.options.outcomeHorizonMs });
+    this.outcomeWatches.push({ incident, node, untilMs: this.nowMs + this.options.outcomeHorizonMs, breached: false });
   }
 
   /** Remembers `node` as a recovering old primary of `shard`. */
@@ -704,8 +736,24 @@ export class CoordinatorCore implements PlacementHost {
 
   private labelOutcome(watch: OutcomeWatch, failed: boolean): void {
     watch.incident.outcome.nodeFailedWithinHorizon = failed;
+    watch.incident.outcome.breachedWithinHorizon = failed || watch.breached;
     this.publishIncident(watch.incident);
   }
+
+  /** Marks the outcome watches on `node` breached when its score shows a series past its SLO threshold. */
+  private noteBreaches(node: string, message: ScoreMessage): void {
+    if (this.outcomeWatches.length === 0) return;
+    const watches = this.outcomeWatches.filter((watch) => watch.node === node && !watch.breached);
+    if (watches.length === 0) return;
+    const units = [message.node, ...Object.values(message.shards)];
+    if (!units.some((unit) => unit.top.some(pastThreshold))) return;
+    for (const watch of watches) watch.breached = true;
+  }
+}
+
+/** Whether an explanation's latest value is on the breach side of its threshold. */
+function pastThreshold(entry: ScoreContribution): boolean {
+  return entry.direction === 'below' ? entry.value < entry.threshold : entry.value > entry.threshold;
 }
 
 function clampProbability(p: number): number {

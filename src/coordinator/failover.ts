@@ -223,6 +223,7 @@ export class Failover extends PromotingOperation {
       scores: [],
       shardTop: [],
       nodeTop: [],
+      features: { shard: null, node: null },
     });
   }
 }

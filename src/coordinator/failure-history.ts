@@ -9,8 +9,10 @@
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { defaultNodeCalibration, defaultShardCalibration, fitCalibration, type Calibration, type CalibrationSample } from '../predict/calibration.js';
 import { CoordinatorError } from './errors.js';
 import type { Incident } from './incidents/incident.js';
+import type { FittedCalibration, ScoreFeatures } from './types.js';
 
 /** What was known before the incident. */
 export interface HistoryFeatures {
@@ -23,15 +25,26 @@ export interface HistoryFeatures {
   /** The series with the largest share, and that share. */
   topSeries: string | null;
   topShare: number;
+  /** What the shard's and the node's last scores were calibrated from (absent from older agents and files). */
+  shard?: ScoreFeatures;
+  node?: ScoreFeatures;
 }
 
-/** One labelled example: 1 when the node failed. */
+/**
+ * One labelled example. `outcome` is 1 when the node failed within the horizon (the node
+ * calibration's label); `breached` is 1 when it failed or reported a series past its SLO threshold
+ * (the shard calibration's label; absent in files written before it existed).
+ */
 export interface HistoryPair {
   incidentId: string;
   tsMs: number;
   features: HistoryFeatures;
   outcome: 0 | 1;
+  breached?: 0 | 1;
 }
+
+/** Labelled pairs with features a fit needs before it replaces the built-in prior. */
+export const minCalibrationPairs = 5;
 
 /** Default limit on pairs kept (the oldest go first). */
 export const defaultMaxHistoryPairs = 100_000;
@@ -41,9 +54,11 @@ export function pairFromIncident(incident: Incident): HistoryPair | null {
   const scores = incident.timeline.scores;
   if (scores.length === 0 || incident.closedAtMs === null) return null;
   let outcome: 0 | 1;
-  if (incident.kind === 'failover') outcome = 1;
+  let breached: 0 | 1;
+  if (incident.kind === 'failover') outcome = breached = 1;
   else if (incident.kind === 'planned-switch' && incident.outcome.nodeFailedWithinHorizon !== null) {
     outcome = incident.outcome.nodeFailedWithinHorizon ? 1 : 0;
+    breached = outcome === 1 || incident.outcome.breachedWithinHorizon === true ? 1 : 0;
   } else return null;
   const last = scores[scores.length - 1]!;
   const top = [...incident.drivers].sort((a, b) => b.share - a.share)[0];
@@ -56,9 +71,38 @@ export function pairFromIncident(incident: Incident): HistoryPair | null {
       meanShardP: scores.reduce((sum, s) => sum + s.p, 0) / scores.length,
       topSeries: top?.series ?? null,
       topShare: top?.share ?? 0,
+      ...(incident.features?.shard ? { shard: { ...incident.features.shard } } : {}),
+      ...(incident.features?.node ? { node: { ...incident.features.node } } : {}),
     },
     outcome,
+    breached,
   };
+}
+
+/**
+ * Fits the calibrations on the history (DESIGN §4): the shard calibration on the pairs that carry
+ * shard features, labelled by `breached`; the node calibration on those with node features,
+ * labelled by `outcome`. Each fit shrinks toward the built-in prior, so a short history moves the
+ * weights only a little. Null while fewer than {@link minCalibrationPairs} pairs carry shard
+ * features: the agents keep their priors. The node calibration stays the prior until it has as many.
+ *
+ * The history holds incidents only, and a planned switch moves the load away from the node it then
+ * watches, so the labels lean toward "no breach": the fit corrects scores that were too eager, which
+ * is what it is for, but it is not an unbiased estimate of the breach rate.
+ */
+export function fitFromHistory(pairs: readonly HistoryPair[]): FittedCalibration | null {
+  const shardSamples: CalibrationSample[] = [];
+  const nodeSamples: CalibrationSample[] = [];
+  for (const pair of pairs) {
+    const { shard, node } = pair.features;
+    if (shard) shardSamples.push({ features: { breach: shard.breach, anomaly: shard.anomaly, node: shard.node ?? 0 }, outcome: (pair.breached ?? pair.outcome) === 1 });
+    if (node) nodeSamples.push({ features: { breach: node.breach, anomaly: node.anomaly }, outcome: pair.outcome === 1 });
+  }
+  if (shardSamples.length < minCalibrationPairs) return null;
+  const plain = (calibration: Calibration) => ({ bias: calibration.bias, weights: { ...calibration.weights } });
+  const shard = fitCalibration(shardSamples, { prior: defaultShardCalibration });
+  const node = nodeSamples.length >= minCalibrationPairs ? fitCalibration(nodeSamples, { prior: defaultNodeCalibration }) : defaultNodeCalibration;
+  return { node: plain(node), shard: plain(shard), pairs: shardSamples.length };
 }
 
 /** Counts and calibration quality, for `/metrics`. */

@@ -101,6 +101,14 @@ export function metricsText(service: CoordinatorService): string {
   gauge('foreshard_failure_history_pairs', 'labelled incidents in the failure history', summary.pairs);
   gauge('foreshard_failure_history_failures', 'of them, incidents where the node failed', summary.failures);
   gauge('foreshard_failure_history_brier_score', 'mean squared error of the raw rollback scores against outcomes (NaN with no pairs)', summary.brierScore);
+  const fitted = service.calibration;
+  gauge('foreshard_calibration_pairs', 'labelled incidents with features the calibration was fitted on (0: the agents keep their built-in priors)', fitted?.pairs ?? 0);
+  if (fitted) {
+    const units = [['node', fitted.node], ['shard', fitted.shard]] as const;
+    family(lines, 'foreshard_calibration_bias', 'gauge', 'bias of the fitted logistic calibration, by unit', units.map(([unit, c]) => [{ unit }, c.bias]));
+    family(lines, 'foreshard_calibration_weight', 'gauge', 'weights of the fitted logistic calibration, by unit and feature',
+      units.flatMap(([unit, c]) => Object.entries(c.weights).map(([feature, value]) => [{ unit, feature }, value ?? 0] as [Record<string, string>, number])));
+  }
   family(lines, 'foreshard_coordinator_dropped_payloads_total', 'counter', 'payloads dropped as malformed, by reason',
     Object.entries(service.drops.counts().byReason).map(([reason, value]) => [{ reason }, value ?? 0]));
   return lines.join('\n') + '\n';

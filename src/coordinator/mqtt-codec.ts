@@ -127,6 +127,9 @@ export function toWireIncident(incident: Incident): WireIncident {
   if (incident.closedAtMs !== null) wire.closedTs = incident.closedAtMs;
   if (incident.outcome.result !== 'open') wire.result = incident.outcome.result;
   if (incident.outcome.nodeFailedWithinHorizon !== null) wire.nodeFailedWithinHorizon = incident.outcome.nodeFailedWithinHorizon;
+  if (incident.outcome.breachedWithinHorizon !== null) wire.breachedWithinHorizon = incident.outcome.breachedWithinHorizon;
+  const { shard, node } = incident.features;
+  if (shard !== null || node !== null) wire.features = { ...(shard ? { shard } : {}), ...(node ? { node } : {}) };
   return wire;
 }
 

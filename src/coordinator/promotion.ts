@@ -75,6 +75,7 @@ export abstract class PromotingOperation extends ShardOperation {
       scores: state.scoreHistory(),
       shardTop: state.lastTop,
       nodeTop: state.lastNodeTop,
+      features: { shard: state.lastFeatures, node: state.lastNodeFeatures },
     });
   }
 

@@ -40,14 +40,14 @@ import {
 import { writeFileAtomic } from '../store/files.js';
 import { CoordinatorCore } from './coordinator.js';
 import { CoordinatorError } from './errors.js';
-import { FailureHistory } from './failure-history.js';
+import { FailureHistory, fitFromHistory } from './failure-history.js';
 import { IncidentStore } from './incidents/store.js';
 import type { Incident } from './incidents/incident.js';
 import { CoordinatorLink, type CoordinatorMqttOptions } from './mqtt-link.js';
 import { fromWireResult, fromWireRouting, toWireCommand, toWireIncident, toWireRouting } from './mqtt-codec.js';
 import type { CoordinatorOptions } from './options.js';
 import { PromotingOperation } from './promotion.js';
-import { CounterIds, type CoordinatorEvent, type CoordinatorIntent } from './types.js';
+import { CounterIds, type CoordinatorEvent, type CoordinatorIntent, type FittedCalibration } from './types.js';
 
 /** Tick period bounds: often enough for step timeouts, rarely enough to stay cheap. */
 export const minTickMs = 100;
@@ -139,6 +139,7 @@ export class CoordinatorService {
     const paused = retained?.state === 'online' && retained.automation === 'paused';
     const service = new CoordinatorService(options, generation, history, paused);
     if (paused) service.feed({ kind: 'set-automation', paused: true });
+    service.refitCalibration();
     await service.connect();
     return service;
   }
@@ -254,12 +255,35 @@ export class CoordinatorService {
       case 'record-history':
         if (this.history.add(intent.pair)) {
           this.enqueue(() => this.history.append(join(this.options.dataDir, historyFile), intent.pair), () => this.counters.historyWriteFailures++);
+          this.refitCalibration();
         }
         return;
       case 'log':
         this.log[intent.level](intent.message, { code: intent.code });
         return;
     }
+  }
+
+  /** The calibrations in use cluster-wide: fitted on the history, or null while the agents keep their priors. */
+  calibration: FittedCalibration | null = null;
+
+  /**
+   * Refits the calibrations on the failure history and, when there is a fit, hands it to the core,
+   * which sends it to every online node and to each node that comes online later.
+   */
+  private refitCalibration(): void {
+    let fitted: FittedCalibration | null;
+    try {
+      fitted = fitFromHistory(this.history.pairs());
+    } catch (error) {
+      this.counters.coreErrors++;
+      this.log.error('cannot fit the calibration on the failure history', { error: (error as Error).message });
+      return;
+    }
+    if (fitted === null) return;
+    this.calibration = fitted;
+    this.log.info('calibration fitted on the failure history', { pairs: fitted.pairs, shard: fitted.shard, node: fitted.node });
+    this.feed({ kind: 'calibration', calibration: fitted });
   }
 
   private dataUrlOf = (node: string): string | undefined => this.core.cluster.get(node)?.dataUrl || undefined;

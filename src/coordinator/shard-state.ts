@@ -7,7 +7,7 @@
  */
 import type { ShardOperation } from './operation.js';
 import type { ScorePoint } from './incidents/incident.js';
-import type { ReplicaReport, ScoreContribution } from './types.js';
+import type { ReplicaReport, ScoreContribution, ScoreFeatures } from './types.js';
 
 /** Epochs each coordinator generation may allocate per shard before reaching the next one's range. */
 export const epochsPerGeneration = 1 << 20;
@@ -39,6 +39,9 @@ export class ShardState {
   /** The latest explanation of the shard's score and its node's. */
   lastTop: ScoreContribution[] = [];
   lastNodeTop: ScoreContribution[] = [];
+  /** The features of the latest score of the shard and of its node, when the agent sent them. */
+  lastFeatures: ScoreFeatures | null = null;
+  lastNodeFeatures: ScoreFeatures | null = null;
   private readonly history: ScorePoint[] = [];
   private historyNext = 0;
 

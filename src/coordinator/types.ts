@@ -5,8 +5,11 @@
  *
  * @module
  */
+import type { CalibrationParameters, ScoreFeatures } from '../protocol/index.js';
 import type { HistoryPair } from './failure-history.js';
 import type { Incident } from './incidents/incident.js';
+
+export type { CalibrationParameters, ScoreFeatures };
 
 /**
  * One series that drove a score: the explanation every score carries (DESIGN §4), named as the
@@ -32,6 +35,16 @@ export interface ScoreContribution {
 export interface ScoreEntry {
   p: number;
   top: ScoreContribution[];
+  /** What `p` was calibrated from, when the agent sent it; the failure history is fitted on these. */
+  features?: ScoreFeatures;
+}
+
+/** The calibrations the coordinator fitted on its failure history, sent to every node in a `calibrate` command. */
+export interface FittedCalibration {
+  node: CalibrationParameters;
+  shard: CalibrationParameters;
+  /** Labelled incidents the fit used. */
+  pairs: number;
 }
 
 /** `node/<node>/score`: the node's failure probability and each local shard's rollback score. */
@@ -81,8 +94,9 @@ export type NodeStateMessage = NodeBirth | NodeWill;
  *   a conflict file. Refused if the replica has seen a higher epoch.
  * - `drop`: delete the replica. Refused if it accepts writes.
  * - `report`: answer a {@link ReplicaReportResult} for `shard`, or for every local replica.
+ * - `calibrate`: score with `args.node` and `args.shard`, the calibrations fitted on the failure history.
  */
-export type CommandType = 'fence' | 'promote' | 'follow' | 'drop' | 'report';
+export type CommandType = 'fence' | 'promote' | 'follow' | 'drop' | 'report' | 'calibrate';
 
 /** `node/<node>/cmd` without `sig`, which the wiring layer adds when it signs. */
 export interface CommandMessage {
@@ -169,7 +183,8 @@ export type CoordinatorEvent =
   | { kind: 'routing'; message: RoutingMessage }
   | { kind: 'tick' }
   | { kind: 'manual-switch'; shard: number; toNode?: string }
-  | { kind: 'set-automation'; paused: boolean };
+  | { kind: 'set-automation'; paused: boolean }
+  | { kind: 'calibration'; calibration: FittedCalibration };
 
 /** What the core asks its wiring to do; it performs no I/O itself. */
 export type CoordinatorIntent =

@@ -148,6 +148,8 @@ export class ScoringEngine {
   private readonly series = new Map<string, SeriesState>();
   /** Samples dropped because they were not finite (a collector glitch), per the "count, never swallow" rule. */
   droppedSamples = 0;
+  private nodeCalibration: Calibration;
+  private shardCalibration: Calibration;
 
   constructor(options: Partial<EngineOptions> = {}) {
     this.options = Object.freeze({ ...defaultEngineOptions(), ...options });
@@ -156,6 +158,23 @@ export class ScoringEngine {
     assert.ok(intervalLevel > 0 && intervalLevel < 1, 'intervalLevel must be in (0,1)');
     assert.ok(Number.isInteger(maxSeries) && maxSeries >= 1, 'maxSeries must be a positive integer');
     assert.ok(Number.isInteger(maxExplanations) && maxExplanations >= 1, 'maxExplanations must be a positive integer');
+    this.nodeCalibration = this.options.nodeCalibration;
+    this.shardCalibration = this.options.shardCalibration;
+  }
+
+  /** The calibrations in use: the options' until {@link setCalibration} replaces them. */
+  get calibration(): { node: Calibration; shard: Calibration } {
+    return { node: this.nodeCalibration, shard: this.shardCalibration };
+  }
+
+  /** Scores with these calibrations from the next round on (one fitted on a failure history). */
+  setCalibration(node: Calibration, shard: Calibration): void {
+    for (const calibration of [node, shard]) {
+      const numbers = [calibration.bias, ...Object.values(calibration.weights)];
+      if (!numbers.every((value) => typeof value === 'number' && Number.isFinite(value))) throw new PredictError('BAD_CALIBRATION', 'calibration parameters must be finite numbers');
+    }
+    this.nodeCalibration = Object.freeze({ bias: node.bias, weights: Object.freeze({ ...node.weights }) });
+    this.shardCalibration = Object.freeze({ bias: shard.bias, weights: Object.freeze({ ...shard.weights }) });
   }
 
   /** Number of series tracked. */
@@ -195,14 +214,14 @@ export class ScoringEngine {
     const assessments = [...this.series.values()].filter((state) => !Number.isNaN(state.model.last)).map((state) => this.assess(state));
     const nodeSeries = assessments.filter((a) => a.state.spec.scope.kind === 'node');
     const shared = nodeSeries.filter((a) => a.state.spec.sharedWithShards === true);
-    const node = this.combine(nodeSeries, this.options.nodeCalibration, undefined);
+    const node = this.combine(nodeSeries, this.nodeCalibration, undefined);
     const byShard = new Map<number, Assessment[]>(shards.map((shard) => [shard, []]));
     for (const assessment of assessments) {
       const scope = assessment.state.spec.scope;
       if (scope.kind === 'shard') byShard.set(scope.shard, [...(byShard.get(scope.shard) ?? []), assessment]);
     }
     const result: Record<string, ScoredUnit> = {};
-    for (const [shard, list] of byShard) result[String(shard)] = this.combine([...list, ...shared], this.options.shardCalibration, { unit: node, series: nodeSeries });
+    for (const [shard, list] of byShard) result[String(shard)] = this.combine([...list, ...shared], this.shardCalibration, { unit: node, series: nodeSeries });
     return { horizonSteps: this.options.horizonSteps, node, shards: result };
   }
 

@@ -9,7 +9,8 @@ export type PredictErrorCode =
   | 'UNKNOWN_SERIES'
   | 'BAD_SERIES_SPEC'
   | 'CALIBRATION_BAD_HISTORY'
-  | 'CALIBRATION_HISTORY_TOO_LARGE';
+  | 'CALIBRATION_HISTORY_TOO_LARGE'
+  | 'BAD_CALIBRATION';
 
 /** A typed, recoverable scoring-engine error: the call failed, the engine goes on. */
 export class PredictError extends Error {

@@ -46,6 +46,23 @@ export interface FollowArgs extends SessionArgs {
   applyDelayMs?: number;
 }
 
+/**
+ * A logistic calibration, `p = σ(bias + Σ weight·feature)`, over a score's features (see
+ * {@link ScoreFeatures} in control.ts); a weight that is absent counts as 0.
+ */
+export interface CalibrationParameters {
+  bias: number;
+  weights: { breach?: number; anomaly?: number; node?: number };
+}
+
+/** `calibrate` arguments: the calibrations fitted on the failure history, and how many pairs they saw. */
+export interface CalibrateArgs extends SessionArgs {
+  node: CalibrationParameters;
+  shard: CalibrationParameters;
+  /** Labelled incidents the fit used. */
+  pairs: number;
+}
+
 /** The fields every command has, apart from `type`, `args` and the shard fields. */
 interface CommandEnvelope {
   /** Unique per command; a repeated cmdId is answered from the agent's cache of results. */
@@ -78,6 +95,8 @@ interface ShardCommand<T extends string, A> extends CommandEnvelope {
  * - `drop`: deletes the replica; refused `IS_PRIMARY` while it takes writes.
  * - `report`: the {@link ReplicaReport} of `shard`, or `{replicas}` for every local replica.
  * - `chaos`: inject a fault into this node for `durationMs` (not about a shard).
+ * - `calibrate`: score with these calibrations from now on, in place of the built-in priors (the
+ *   coordinator fits them on its failure history and sends them to every node that comes online).
  */
 export type CommandBody =
   | ShardCommand<'fence', SessionArgs>
@@ -85,7 +104,8 @@ export type CommandBody =
   | ShardCommand<'follow', FollowArgs>
   | ShardCommand<'drop', SessionArgs>
   | (CommandEnvelope & { type: 'report'; shard?: number; epoch?: number; args: SessionArgs })
-  | (CommandEnvelope & { type: 'chaos'; args: SessionArgs & { fault: ChaosFault; durationMs: number; intensity?: number } });
+  | (CommandEnvelope & { type: 'chaos'; args: SessionArgs & { fault: ChaosFault; durationMs: number; intensity?: number } })
+  | (CommandEnvelope & { type: 'calibrate'; args: CalibrateArgs });
 
 /** The `type` of every command. */
 export type CommandType = CommandBody['type'];
@@ -98,6 +118,12 @@ export const sessionIdSchema: Schema<string> = string({ minLength: 1, maxLength:
 
 const sessionArgs = { session: sessionIdSchema };
 const followArgs = { ...sessionArgs, primary: idSchema, dataUrl: dataUrlSchema, applyDelayMs: optional(uint(3_600_000)) };
+/** Calibration parameters are bounded: a fit shrunk toward its prior never goes near these. */
+const calibrationNumber = float({ min: -100, max: 100 });
+const calibrationSchema: Schema<CalibrationParameters> = object({
+  bias: calibrationNumber,
+  weights: object({ breach: optional(calibrationNumber), anomaly: optional(calibrationNumber), node: optional(calibrationNumber) }),
+});
 const promoteArgs = { ...sessionArgs, throughLsn: lsnSchema, throughEpoch: optional(epochSchema), create: optional(boolean()) };
 
 function shardCommand<T extends string, S extends Shape>(type: T, args: S) {
@@ -131,6 +157,13 @@ export const commandSchema: Schema<Command> = variants('type', {
     cmdId: idSchema,
     type: literal('chaos'),
     args: object({ ...sessionArgs, fault: oneOf(CHAOS_FAULTS), durationMs: uint(3_600_000), intensity: optional(float({ min: 0, max: 1 })) }),
+    ts: timestampMsSchema,
+    sig: bytes(SIGNATURE_BYTES),
+  }),
+  calibrate: object({
+    cmdId: idSchema,
+    type: literal('calibrate'),
+    args: object({ ...sessionArgs, node: calibrationSchema, shard: calibrationSchema, pairs: uint() }),
     ts: timestampMsSchema,
     sig: bytes(SIGNATURE_BYTES),
   }),

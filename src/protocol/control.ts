@@ -169,11 +169,25 @@ export interface ExplanationEntry {
   share: number;
 }
 
+/**
+ * The features a probability was calibrated from (docs/scoring.md §4), each 0..1: the noisy-OR of
+ * the series' breach probabilities, the largest log-scaled anomaly likelihood, and for a shard its
+ * node's failure probability. The coordinator keeps them with each incident, so its failure history
+ * can refit the calibration.
+ */
+export interface ScoreFeatures {
+  breach: number;
+  anomaly: number;
+  node?: number;
+}
+
 /** A probability with its explanation: the top contributing series, largest share first. */
 export interface ExplainedProbability {
   /** Calibrated probability of an SLO breach (shard) or a failure (node) within the horizon, 0..1. */
   p: number;
   top: ExplanationEntry[];
+  /** What `p` was calibrated from; absent from agents that predate it. */
+  features?: ScoreFeatures;
 }
 
 /** The payload of `node/<node>/score`. */
@@ -203,10 +217,18 @@ export const explanationEntrySchema: Schema<ExplanationEntry> = object({
   share: probabilitySchema,
 });
 
+/** Schema of {@link ScoreFeatures}. */
+export const scoreFeaturesSchema: Schema<ScoreFeatures> = object({
+  breach: probabilitySchema,
+  anomaly: probabilitySchema,
+  node: optional(probabilitySchema),
+});
+
 /** Schema of {@link ExplainedProbability}. */
 export const explainedProbabilitySchema: Schema<ExplainedProbability> = object({
   p: probabilitySchema,
   top: array(explanationEntrySchema, MAX_EXPLANATION_ENTRIES),
+  features: optional(scoreFeaturesSchema),
 });
 
 const scoreShardKeySchema = refine(shardKeySchema, (key) => (Number(key) < MAX_SHARDS ? undefined : `shard id ${key} is not below ${MAX_SHARDS}`));
@@ -338,6 +360,13 @@ export interface Incident {
   result?: string;
   /** Whether the old primary's node failed within the horizon after a planned switch; absent until known. */
   nodeFailedWithinHorizon?: boolean;
+  /**
+   * Whether, within the horizon, the old primary's node failed or a series that drove the score
+   * was seen past its threshold on it: the label the shard calibration is fitted on; absent until known.
+   */
+  breachedWithinHorizon?: boolean;
+  /** The features of the shard's and its node's last scores before the incident. */
+  features?: { shard?: ScoreFeatures; node?: ScoreFeatures };
 }
 
 const eventNameSchema = string({ minLength: 1, maxLength: MAX_ID_LENGTH, pattern: /^[a-z0-9][a-z0-9-]*$/, patternName: 'event name' });
@@ -360,4 +389,6 @@ export const incidentSchema: Schema<Incident> = object({
   closedTs: optional(timestampMsSchema),
   result: optional(eventNameSchema),
   nodeFailedWithinHorizon: optional(boolean()),
+  breachedWithinHorizon: optional(boolean()),
+  features: optional(object({ shard: optional(scoreFeaturesSchema), node: optional(scoreFeaturesSchema) })),
 });

@@ -99,6 +99,30 @@ function conformance(name: string, skip: string | false, open: () => Promise<Bro
       // Every shard the node holds is scored, with its explanation.
       assert.deepEqual(Object.keys(decoded.shards), ['5']);
       decodeMessage('score', score.payload);
+      // Each probability carries the features it was calibrated from, for the coordinator's failure history.
+      const features = (unit: unknown) => (unit as { features?: Record<string, number> }).features;
+      assert.deepEqual(Object.keys(features(decoded.node) ?? {}).sort(), ['anomaly', 'breach']);
+      assert.deepEqual(Object.keys(features(decoded.shards['5']) ?? {}).sort(), ['anomaly', 'breach', 'node']);
+      assert.equal(features(decoded.shards['5'])!.node, decoded.node.p, "a shard's node feature is its node's probability");
+    });
+
+    test('a calibrate command replaces the calibrations the scores use, and /metrics shows them', async () => {
+      const gauges = async () => parseExposition((await httpGet(`${agent.httpUrl}/metrics`)).text);
+      const before = await gauges();
+      assert.equal(before.get('foreshard_prediction_calibration_pairs')!.samples[0]!.value, 0, 'built-in priors at start');
+      const shardBias = (families: Awaited<ReturnType<typeof gauges>>) => families.get('foreshard_prediction_calibration_bias')!.samples.find((s) => s.labels.unit === 'shard')!.value;
+      assert.equal(shardBias(before), -4);
+      const cmdId = await sendCommand({
+        type: 'calibrate',
+        args: { node: { bias: -5, weights: { breach: 6, anomaly: 1 } }, shard: { bias: -6.5, weights: { breach: 7, anomaly: 1.5, node: 2 } }, pairs: 12 },
+      });
+      const answer = decodeMessage('command-result', (await resultOf(cmdId)).payload);
+      assert.equal(answer.ok, true, JSON.stringify(answer.error));
+      const after = await gauges();
+      assert.equal(after.get('foreshard_prediction_calibration_pairs')!.samples[0]!.value, 12);
+      assert.equal(shardBias(after), -6.5);
+      const weight = after.get('foreshard_prediction_calibration_weight')!.samples.find((s) => s.labels.unit === 'shard' && s.labels.feature === 'anomaly');
+      assert.equal(weight?.value, 1.5);
     });
 
     test('a signed command is run and answered on cmd-result; the restarted primary waits, recovering', async () => {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FailureHistory, pairFromIncident } from '../../src/coordinator/failure-history.js';
+import { FailureHistory, fitFromHistory, pairFromIncident, type HistoryPair } from '../../src/coordinator/failure-history.js';
+import type { ScoreFeatures } from '../../src/coordinator/types.js';
+import { applyCalibration, defaultShardCalibration } from '../../src/predict/calibration.js';
 import { SimWorld } from './sim/world.js';
 
 function labelledPairs() {
@@ -55,4 +57,54 @@ test('the history keeps one pair per incident, saves, loads, summarises, and ref
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('pairs carry the features of the last scores and a breach label for the shard calibration', () => {
+  const pairs = labelledPairs();
+  for (const pair of pairs) {
+    assert.ok(pair.features.shard, 'the shard features of the last score before the incident');
+    assert.equal(typeof pair.features.shard.breach, 'number');
+    assert.ok(pair.breached === 0 || pair.breached === 1);
+    if (pair.outcome === 1) assert.equal(pair.breached, 1, 'a failure is a breach');
+  }
+});
+
+test('a fit on the history corrects the prior where it was wrong, and waits for enough pairs', () => {
+  const pair = (index: number, shard: ScoreFeatures, breached: 0 | 1): HistoryPair => ({
+    incidentId: `inc-${index}`, tsMs: index, outcome: 0, breached,
+    features: { shardP: 0.9, nodeP: 0.3, meanShardP: 0.5, topSeries: 'store_fsync_ms_p99', topShare: 1, shard, node: { breach: shard.breach, anomaly: shard.anomaly } },
+  });
+  // Switches driven by anomaly and node risk alone, none followed by a breach; and switches driven
+  // by a forecast breach, each followed by one.
+  const quiet = { breach: 0, anomaly: 1, node: 1 };
+  const forecast = { breach: 0.95, anomaly: 1, node: 1 };
+  assert.equal(fitFromHistory([0, 1, 2, 3].map((i) => pair(i, quiet, 0))), null, 'four pairs are not enough');
+  const history = [...Array.from({ length: 20 }, (_, i) => pair(i, quiet, 0)), ...Array.from({ length: 10 }, (_, i) => pair(100 + i, forecast, 1))];
+  const fitted = fitFromHistory(history)!;
+  assert.equal(fitted.pairs, 30);
+  const before = applyCalibration(defaultShardCalibration, quiet);
+  const after = applyCalibration(fitted.shard, quiet);
+  assert.ok(before > 0.8, `the prior scores anomaly plus node risk at ${before.toFixed(2)}, over the switch threshold`);
+  assert.ok(after < 0.5, `after the fit it scores ${after.toFixed(2)}`);
+  assert.ok(applyCalibration(fitted.shard, forecast) > 0.8, 'a forecast breach still scores high');
+});
+
+test('the core sends the fitted calibration to every online node, and to a node when it comes back', () => {
+  const sent: string[] = [];
+  const world = new SimWorld({
+    seed: 5, nodes: 3, shards: 3, shadowsPerShard: 1,
+    coordinator: { rebalance: false, preReplicate: false },
+    trace: (line) => { if (line.includes('"type":"calibrate"')) sent.push(line.split(' ')[2]!); },
+  });
+  world.runUntil(5_000);
+  const calibration = { node: { bias: -5, weights: { breach: 6, anomaly: 1 } }, shard: { bias: -6, weights: { breach: 7, anomaly: 1, node: 2 } }, pairs: 7 };
+  world.deliverToCoordinator({ kind: 'calibration', calibration });
+  world.runUntil(6_000);
+  assert.deepEqual([...sent].sort(), ['n0000', 'n0001', 'n0002']);
+  sent.length = 0;
+  world.config.restartAfterMs = 2_000;
+  world.crashNode('n0001');
+  world.runUntil(20_000);
+  assert.deepEqual(sent, ['n0001'], 'the restarted node gets the calibration with its birth');
+  assert.ok(world.core.stats.calibrationsApplied >= 4);
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import type { ScoreContribution } from '../types.js';
+import type { ScoreContribution, ScoreFeatures } from '../types.js';
 
 /** What kind of event the incident records. */
 export type IncidentKind = 'planned-switch' | 'failover' | 'unavailable';
@@ -42,6 +42,18 @@ export interface IncidentOutcome {
   detail: string;
   /** Whether the old primary's node went down within the horizon; null until known. */
   nodeFailedWithinHorizon: boolean | null;
+  /**
+   * Whether, within the horizon, the old primary's node went down or reported a series past its SLO
+   * threshold: what the shard's rollback score claims to predict, so the label its calibration is
+   * fitted on. Null until known.
+   */
+  breachedWithinHorizon: boolean | null;
+}
+
+/** The features of the last scores before an incident (null where the agent sent none). */
+export interface IncidentFeatures {
+  shard: ScoreFeatures | null;
+  node: ScoreFeatures | null;
 }
 
 /** An incident, as stored on disk and published on `incident/<id>`. */
@@ -59,6 +71,8 @@ export interface Incident {
   timeline: { scores: ScorePoint[]; steps: IncidentStep[]; droppedSteps: number };
   drivers: IncidentDriver[];
   nodeDrivers: IncidentDriver[];
+  /** What the shard's and its node's last scores were calibrated from. */
+  features: IncidentFeatures;
   outcome: IncidentOutcome;
 }
 
@@ -74,6 +88,7 @@ export interface IncidentStart {
   scores: ScorePoint[];
   shardTop: readonly ScoreContribution[];
   nodeTop: readonly ScoreContribution[];
+  features: IncidentFeatures;
 }
 
 /** Opens an incident with its score history and drivers. */
@@ -92,7 +107,8 @@ export function openIncident(start: IncidentStart): Incident {
     timeline: { scores: [...start.scores], steps: [{ atMs: start.nowMs, step: 'opened', detail: start.reason }], droppedSteps: 0 },
     drivers: start.shardTop.map(toDriver),
     nodeDrivers: start.nodeTop.map(toDriver),
-    outcome: { result: 'open', detail: '', nodeFailedWithinHorizon: null },
+    features: { ...start.features },
+    outcome: { result: 'open', detail: '', nodeFailedWithinHorizon: null, breachedWithinHorizon: null },
   };
 }
 

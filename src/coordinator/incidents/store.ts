@@ -101,5 +101,8 @@ function parseIncident(text: string, id: string): Incident {
     typeof incident.timeline === 'object' &&
     typeof incident.outcome === 'object';
   if (!ok) throw new CoordinatorError('BAD_INCIDENT_FILE', `incident ${id} lacks required fields`);
+  // Files written before these fields existed.
+  incident.features ??= { shard: null, node: null };
+  incident.outcome!.breachedWithinHorizon ??= null;
   return incident as Incident;
 }

@@ -133,6 +133,7 @@ export class SimAgent {
       case 'promote': return this.promote(command);
       case 'follow': return this.follow(command);
       case 'drop': return this.drop(command);
+      case 'calibrate': return success(command, {});
     }
   }
 

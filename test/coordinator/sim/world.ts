@@ -16,7 +16,7 @@
 import { CoordinatorCore } from '../../../src/coordinator/coordinator.js';
 import type { CoordinatorOptions } from '../../../src/coordinator/options.js';
 import type { Incident } from '../../../src/coordinator/incidents/incident.js';
-import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type RoutingMessage, type RoutingShard, type ScoreContribution } from '../../../src/coordinator/types.js';
+import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type RoutingMessage, type RoutingShard, type ScoreContribution, type ScoreEntry } from '../../../src/coordinator/types.js';
 import { acceptsWrites, SimAgent, type AgentHost, type SimReplica } from './agent.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
@@ -274,9 +274,10 @@ export class SimWorld implements AgentHost {
       const scripted = this.config.scoreOf?.(name, this.now) ?? null;
       if (scripted === null && agent.degradation > 0 && !this.frozen) agent.degradation = Math.min(0.97, agent.degradation + 0.12);
       const p = scripted ?? Math.min(1, agent.degradation + this.random.next() * 0.05);
-      const shards: Record<string, { p: number; top: ScoreContribution[] }> = {};
-      for (const shard of agent.replicas.keys()) shards[String(shard)] = { p: scripted ?? Math.min(1, p + this.random.next() * 0.02), top: explain(p) };
-      const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p) }, shards };
+      const shards: Record<string, ScoreEntry> = {};
+      // Features as an agent's engine reports them (breach, anomaly, and for a shard its node's p).
+      for (const shard of agent.replicas.keys()) shards[String(shard)] = { p: scripted ?? Math.min(1, p + this.random.next() * 0.02), top: explain(p), features: { breach: p, anomaly: p, node: p } };
+      const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p), features: { breach: p, anomaly: p } }, shards };
       this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
       if (scripted === null && agent.degradation >= 0.97 && !this.frozen && this.random.chance(0.2)) {
         if ([...this.agents.values()].every((a) => a.up)) this.crash(agent);
