@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -122,6 +122,48 @@ test('a born node is asked for its report with a command it can verify, and /met
     const health = await fetch(`${http.url}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(((await health.json()) as { generation: number }).generation, 2);
+  } finally {
+    await http.close();
+  }
+});
+
+test('a coordinator with a failure history fits a calibration, shows it, and sends it to a node at its birth', async () => {
+  const calibrated = `${cluster}-cal`;
+  const dataDir = join(dir, 'coordinator-calibrated');
+  mkdirSync(dataDir, { recursive: true });
+  // Six switches driven by anomaly and node risk without a forecast breach, none followed by a breach.
+  const pairs = Array.from({ length: 6 }, (_, i) => JSON.stringify({
+    incidentId: `inc-old-${i}`, tsMs: 1_700_000_000_000 + i, outcome: 0, breached: 0,
+    features: { shardP: 0.88, nodeP: 0.7, meanShardP: 0.6, topSeries: 'store_fsync_ms_p99', topShare: 1, shard: { breach: 0, anomaly: 1, node: 1 }, node: { breach: 0, anomaly: 1 } },
+  }));
+  writeFileSync(join(dataDir, 'failure-history.jsonl'), pairs.join('\n') + '\n');
+  const service = await CoordinatorService.start({ ...options(), cluster: calibrated, dataDir });
+  running.push(service);
+  const calibratedTopics = clusterTopics(calibrated);
+  const agent = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  try {
+    const commands: Command[] = [];
+    agent.on('message', (_t, payload) => commands.push(decodeMessage('command', payload)));
+    await agent.subscribeAsync(calibratedTopics.node('n1', 'cmd'), { qos: 1 });
+    const birth = { state: 'online' as const, session: 'sess-n1', ts: Date.now(), version: 'test', profile: 'p', dataUrl: 'ws://127.0.0.1:9' };
+    await agent.publishAsync(calibratedTopics.node('n1', 'state'), Buffer.from(encodeMessage('node-state', birth)), { qos: 1, retain: true });
+    const deadline = Date.now() + 5_000;
+    while (!commands.some((c) => c.type === 'calibrate') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const command = commands.find((c) => c.type === 'calibrate');
+    assert.ok(command && command.type === 'calibrate', `a calibrate command arrived (got ${commands.map((c) => c.type).join(', ')})`);
+    createCommandVerifier({ key, cluster: calibrated, node: 'n1' }).verify(command, Date.now());
+    assert.equal(command.args.pairs, 6);
+    assert.ok(command.args.shard.bias < -4 || (command.args.shard.weights.anomaly ?? 3) < 3, 'the fit moved the shard calibration away from scoring these as breaches');
+    await agent.publishAsync(calibratedTopics.node('n1', 'state'), Buffer.alloc(0), { qos: 1, retain: true });
+  } finally {
+    await agent.endAsync();
+  }
+  const http = await startCoordinatorHttp(service, '127.0.0.1', 0);
+  try {
+    const metrics = await (await fetch(`${http.url}/metrics`)).text();
+    for (const name of ['foreshard_failure_history_pairs 6', 'foreshard_calibration_pairs 6', 'foreshard_calibration_bias{unit="shard"}', 'foreshard_calibration_weight{unit="shard",feature="anomaly"}']) {
+      assert.ok(metrics.includes(name), `/metrics has ${name}`);
+    }
   } finally {
     await http.close();
   }
