@@ -10,13 +10,14 @@
  * responses wait in this connection's queue until uWS reports `drain`; a socket that makes no
  * progress for `drainTimeoutMs`, or whose queue passes `maxConnectionQueueBytes` (or twice the
  * in-flight limit in frames), is closed with 1008: that client is not reading its responses. So a
- * slow client holds at most its in-flight responses plus the high-water mark, never more.
+ * slow client holds at most the high-water mark in uWS plus `maxConnectionQueueBytes` in this
+ * queue, each plus one response, never more.
  */
 import type { WebSocket } from 'uWebSockets.js';
 import { encodeClientResponse, parseClientRequest, type ClientFraming, type ClientResponse } from '../protocol/index.js';
 import { checkCredentials, type Credentials } from './auth.js';
 import { GatewayError, failureOf, unavailable } from './errors.js';
-import { forwardRequest, type ForwardContext } from './forward.js';
+import { forwardRequest, type ForwardContext, type Respond } from './forward.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import type { Logger } from '../common/log.js';
@@ -58,10 +59,18 @@ export class ClientConnection {
   /** Responses of the current event-loop turn, sent together by {@link flushBatch}. */
   private batch: Queued[] = [];
 
+  /** Set at the upgrade and fixed for the connection's life (a token's expiry is checked per request). */
+  private readonly credentials: Credentials;
+  /** Where forwarded requests' responses go, one per framing, made once rather than per request. */
+  private readonly respondBinary: Respond = (response) => this.respond(response, 'binary', true);
+  private readonly respondText: Respond = (response) => this.respond(response, 'text', true);
+
   constructor(
     private readonly socket: WebSocket<SocketData>,
     private readonly context: ConnectionContext,
-  ) {}
+  ) {
+    this.credentials = socket.getUserData().credentials;
+  }
 
   /** Handles one frame. `message` is only valid during this call, so it is parsed before returning. */
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
@@ -70,10 +79,12 @@ export class ClientConnection {
     const parsed = parseClientRequest(new Uint8Array(message), framing, options.limits);
     if (!parsed.ok) return this.respond(parsed.failure, framing, false);
     const request = parsed.request;
-    try {
-      checkCredentials(this.socket.getUserData().credentials, Date.now());
-    } catch (error) {
-      return this.respond(failureOf(request.id, error as GatewayError), framing, false);
+    if (this.credentials.kind !== 'anonymous') {
+      try {
+        checkCredentials(this.credentials, Date.now());
+      } catch (error) {
+        return this.respond(failureOf(request.id, error as GatewayError), framing, false);
+      }
     }
     if (this.inFlight >= options.limits.maxInFlight) {
       metrics.refusedInFlight++;
@@ -83,13 +94,7 @@ export class ClientConnection {
     this.inFlight++;
     this.context.inFlightDelta(1);
     metrics.requests[request.op]++;
-    forwardRequest(this.context.forward, request).then(
-      (response) => this.respond(response, framing, true),
-      (error: unknown) => {
-        this.context.logger.error('request failed unexpectedly', { op: request.op, error: (error as Error).message });
-        this.respond(failureOf(request.id, new GatewayError('INTERNAL', 'the gateway failed to handle the request')), framing, true);
-      },
-    );
+    forwardRequest(this.context.forward, request, isBinary ? this.respondBinary : this.respondText);
   }
 
   /** uWS reported that the socket's buffer drained: write what waits, while under the high water. */
@@ -98,10 +103,11 @@ export class ClientConnection {
     this.flush();
   }
 
-  /** The socket closed (by either side); it must not be used again. */
+  /** The socket closed (by either side, or the gateway ended it); it must not be used again. Idempotent. */
   onClose(): void {
     this.closed = true;
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     for (const entry of this.queue) if (entry.countsInFlight) this.releaseInFlight();
     this.queue.length = 0;
     this.queuedBytes = 0;
@@ -115,6 +121,11 @@ export class ClientConnection {
   /** Requests in flight on this connection. */
   get requestsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** Bytes of responses waiting in this connection's own queue (uWS's buffer not included). */
+  get queuedResponseBytes(): number {
+    return this.queuedBytes;
   }
 
   private respond(response: ClientResponse, framing: ClientFraming, countsInFlight: boolean): void {
@@ -131,14 +142,7 @@ export class ClientConnection {
       if (this.batch.length === 1) setImmediate(() => this.flushBatch());
       return;
     }
-    this.queue.push(entry);
-    this.queuedBytes += sizeOf(entry.bytes);
-    const { options } = this.context;
-    if (this.queuedBytes > options.maxConnectionQueueBytes || this.queue.length > 2 * options.limits.maxInFlight) {
-      this.closeNotReading(`response queue over its limit (${this.queue.length} frames, ${this.queuedBytes} bytes)`);
-      return;
-    }
-    if (this.drainTimer === undefined) this.restartDrainTimer();
+    this.enqueue(entry);
   }
 
   /** Sends this turn's batch in one cork; what no longer fits under the high water joins the queue. */
@@ -158,6 +162,10 @@ export class ClientConnection {
     });
   }
 
+  /**
+   * Queues a response that cannot go to uWS now. The queue's limits are checked here, on every path
+   * into it (a response of this turn's batch that no longer fits under the high water included).
+   */
   private enqueue(entry: Queued): void {
     if (this.closed) {
       if (entry.countsInFlight) this.releaseInFlight();
@@ -165,6 +173,11 @@ export class ClientConnection {
     }
     this.queue.push(entry);
     this.queuedBytes += sizeOf(entry.bytes);
+    const { options } = this.context;
+    if (this.queuedBytes > options.maxConnectionQueueBytes || this.queue.length > 2 * options.limits.maxInFlight) {
+      this.closeNotReading('response queue over its limit');
+      return;
+    }
     if (this.drainTimer === undefined) this.restartDrainTimer();
   }
 
@@ -207,8 +220,12 @@ export class ClientConnection {
   private closeNotReading(reason: string): void {
     if (this.closed) return;
     this.context.metrics.connectionsClosedByGateway++;
-    this.context.logger.warn('closing a client that does not read its responses', { reason });
+    this.context.logger.warn('closing a client that does not read its responses', {
+      reason, queuedFrames: this.queue.length, queuedBytes: this.queuedBytes, socketBufferedBytes: this.socket.getBufferedAmount(),
+    });
     this.socket.end(CLOSE_NOT_READING, 'not reading responses');
+    // uWS runs the close handler within end(); should it not, nothing more may be queued or sent.
+    this.onClose();
   }
 
   private releaseInFlight(): void {

@@ -6,10 +6,11 @@
  */
 import type { ClientRequest, ClientResponse, DataPortError, ShardRoute } from '../protocol/index.js';
 import { GatewayError, failureOf, unavailable } from './errors.js';
-import { OP_HANDLERS, type OpHandler } from './ops/index.js';
+import { OP_HANDLERS, type DataSuccess, type OpHandler } from './ops/index.js';
 import type { ShardBuffers } from './buffer.js';
 import type { RoutingView } from './routing.js';
-import type { UpstreamOutcome, UpstreamPool } from './upstream.js';
+import type { UpstreamListener, UpstreamOutcome, UpstreamPool } from './upstream.js';
+import type { Logger } from '../common/log.js';
 
 /** Most passes through the route → hold → forward loop for one request (each needs a routing change). */
 export const MAX_FORWARD_PASSES = 8;
@@ -28,49 +29,122 @@ export interface ForwardContext {
   requestTimeoutMs: number;
   /** Counts each data port error code seen, for `/metrics`. */
   countUpstreamError(code: string): void;
+  /** Where a request that failed by a bug is logged. */
+  logger: Logger;
 }
 
 /** Data port codes that mean "routed by a stale table": refresh and retry once. */
 const REROUTE_CODES: ReadonlySet<string> = new Set(['MOVED', 'STALE_EPOCH', 'UNKNOWN_SHARD']);
 
-/** Executes `request` and returns the response to send; never rejects for operating errors. */
-export async function forwardRequest(context: ForwardContext, request: ClientRequest): Promise<ClientResponse> {
-  try {
-    return await forward(context, request, OP_HANDLERS[request.op]);
-  } catch (error) {
-    if (error instanceof GatewayError) return failureOf(request.id, error);
-    throw error;
+/** Receives the response of a forwarded request, exactly once. */
+export type Respond = (response: ClientResponse) => void;
+
+/**
+ * Executes `request` and hands its response to `respond`, once: synchronously when the request is
+ * refused at once (no route), else when the data port answers. An operating error becomes its
+ * failure response; a bug is logged and answered INTERNAL.
+ */
+export function forwardRequest(context: ForwardContext, request: ClientRequest, respond: Respond): void {
+  new Forwarding(context, request, respond).start();
+}
+
+/**
+ * One request's way through route → hold → send, at most {@link MAX_FORWARD_PASSES} times. It is a
+ * small state machine driven by callbacks rather than an async function: the common case (routed,
+ * sent, answered) then costs one object and no promise, closure or microtask hop per request.
+ */
+class Forwarding implements UpstreamListener {
+  private readonly handler: OpHandler;
+  private shard = -1;
+  private passes = 0;
+  private reroutes = 0;
+  /** The routing version the request was last sent under. */
+  private sentAtVersion = -1;
+
+  constructor(
+    private readonly context: ForwardContext,
+    private readonly request: ClientRequest,
+    private readonly respond: Respond,
+  ) {
+    this.handler = OP_HANDLERS[request.op];
+  }
+
+  start(): void {
+    const shard = this.context.view.shardOf(this.request.key);
+    if (shard === undefined) return this.respond(failureOf(this.request.id, unavailable('the gateway has no routing table yet', this.context.retryAfterMs)));
+    this.shard = shard;
+    this.pass();
+  }
+
+  /** The data port's answer (or its absence); see {@link settle}. */
+  onUpstreamOutcome(outcome: UpstreamOutcome): void {
+    let next: ClientResponse | 'again' | 'waiting';
+    try {
+      next = this.afterOutcome(outcome);
+    } catch (error) {
+      next = this.failureFor(error);
+    }
+    if (next === 'again') this.pass();
+    else if (next !== 'waiting') this.respond(next);
+  }
+
+  /** One pass: route, then hold (the shard is switching) or send. */
+  private pass(): void {
+    let failure: ClientResponse | undefined;
+    try {
+      this.routeAndSend();
+    } catch (error) {
+      failure = this.failureFor(error);
+    }
+    if (failure !== undefined) this.respond(failure);
+  }
+
+  private routeAndSend(): void {
+    const { view, buffers, retryAfterMs } = this.context;
+    const shard = this.shard;
+    if (this.passes++ >= MAX_FORWARD_PASSES) throw unavailable(`shard ${shard} changed routing too often for one request`, retryAfterMs);
+    const route = usableRoute(view.route(shard), shard, retryAfterMs);
+    if (route.writes === 'paused' || buffers.holding(shard)) {
+      // Released requests resume in the order they were held (the buffer resolves them in order).
+      buffers.hold(shard, heldBytesOf(this.request)).then(() => this.pass(), (error: unknown) => this.respond(this.failureFor(error)));
+      return;
+    }
+    // Nothing may wait between reading the route and sending: released requests keep their order.
+    this.sentAtVersion = view.version;
+    const url = route.dataUrls[route.primary!]!;
+    this.context.upstream.request(url, this.handler.toDataRequest(this.request, shard, route.epoch), this);
+  }
+
+  /**
+   * After `outcome`: the response to send, `again` for another pass now (the primary is fenced, so
+   * the next pass holds the request), or `waiting` for a newer routing table (MOVED).
+   */
+  private afterOutcome(outcome: UpstreamOutcome): ClientResponse | 'again' | 'waiting' {
+    const answer = settle(this.context, outcome);
+    if (answer === 'fenced') {
+      this.context.buffers.fence(this.shard, this.sentAtVersion);
+      return 'again';
+    }
+    if (answer !== 'reroute') return this.handler.toSuccess(this.request, this.shard, answer);
+    if (this.reroutes >= MAX_MOVED_RETRIES) throw unavailable(`shard ${this.shard} moved again while the gateway re-routed`, this.context.retryAfterMs);
+    this.reroutes++;
+    this.context.refreshRouting();
+    // waitForNewer never rejects: after its timeout the next pass routes by whatever table is held.
+    void this.context.view.waitForNewer(this.sentAtVersion, this.context.routingRefreshTimeoutMs).then(() => this.pass());
+    return 'waiting';
+  }
+
+  /** An operating error's failure response, or INTERNAL (logged) for anything else, which is a bug. */
+  private failureFor(error: unknown): ClientResponse {
+    if (error instanceof GatewayError) return failureOf(this.request.id, error);
+    this.context.logger.error('request failed unexpectedly', { op: this.request.op, error: (error as Error).message });
+    return failureOf(this.request.id, new GatewayError('INTERNAL', 'the gateway failed to handle the request'));
   }
 }
 
-async function forward(context: ForwardContext, request: ClientRequest, handler: OpHandler): Promise<ClientResponse> {
-  const { view, buffers } = context;
-  const shard = view.shardOf(request.key);
-  if (shard === undefined) throw unavailable('the gateway has no routing table yet', context.retryAfterMs);
-  const heldBytes = request.key.byteLength + (request.value?.byteLength ?? 0);
-  let reroutes = 0;
-  for (let pass = 0; pass < MAX_FORWARD_PASSES; pass++) {
-    const route = usableRoute(view.route(shard), shard, context.retryAfterMs);
-    if (route.writes === 'paused' || buffers.holding(shard)) {
-      await buffers.hold(shard, heldBytes);
-      continue;
-    }
-    // Nothing may await between reading the route and sending: released requests keep their order.
-    const version = view.version;
-    const url = route.dataUrls[route.primary!]!;
-    const outcome = await context.upstream.request(url, handler.toDataRequest(request, shard, route.epoch));
-    const answer = settle(context, outcome);
-    if (answer.kind === 'ok') return handler.toSuccess(request, shard, answer.data);
-    if (answer.kind === 'fenced') {
-      buffers.fence(shard, version);
-      continue;
-    }
-    if (reroutes >= MAX_MOVED_RETRIES) throw unavailable(`shard ${shard} moved again while the gateway re-routed`, context.retryAfterMs);
-    reroutes++;
-    context.refreshRouting();
-    await view.waitForNewer(version, context.routingRefreshTimeoutMs);
-  }
-  throw unavailable(`shard ${shard} changed routing too often for one request`, context.retryAfterMs);
+/** The key and value bytes a request holds in a shard's buffer. */
+function heldBytesOf(request: ClientRequest): number {
+  return request.key.byteLength + (request.value?.byteLength ?? 0);
 }
 
 /** The route when it can serve; UNAVAILABLE when the table has no primary for the shard. */
@@ -81,7 +155,8 @@ function usableRoute(route: ShardRoute | undefined, shard: number, retryAfterMs:
   return route;
 }
 
-type Settled = { kind: 'ok'; data: { epoch: number; lsn?: number; value?: Uint8Array | null } } | { kind: 'fenced' } | { kind: 'reroute' };
+/** A success's data, or what to do instead: hold the shard (`fenced`) or re-route (`reroute`). */
+type Settled = DataSuccess | 'fenced' | 'reroute';
 
 /** Turns a data port outcome into a success, a hold, a re-route, or a client error (thrown). */
 function settle(context: ForwardContext, outcome: UpstreamOutcome): Settled {
@@ -97,10 +172,10 @@ function settle(context: ForwardContext, outcome: UpstreamOutcome): Settled {
       throw unavailable(outcome.sent ? `${outcome.message}; a write may or may not have been applied` : outcome.message, context.retryAfterMs);
     case 'response': {
       const frame = outcome.frame;
-      if (frame.ok) return { kind: 'ok', data: frame };
+      if (frame.ok) return frame;
       context.countUpstreamError(frame.error.code);
-      if (frame.error.code === 'FENCED') return { kind: 'fenced' };
-      if (REROUTE_CODES.has(frame.error.code)) return { kind: 'reroute' };
+      if (frame.error.code === 'FENCED') return 'fenced';
+      if (REROUTE_CODES.has(frame.error.code)) return 'reroute';
       throw clientErrorOf(frame.error, context.retryAfterMs);
     }
   }

@@ -24,7 +24,7 @@ export class GatewayMetrics {
   }
 
   /** The exposition text, with the live gauges passed in. */
-  render(gauges: { connections: number; inFlight: number; buffered: number; upstreamConnections: number; upstreamInFlight: number; routingVersion: number; bufferCounters: Record<string, number> }): string {
+  render(gauges: { connections: number; inFlight: number; queuedResponseBytes: number; buffered: number; upstreamConnections: number; upstreamInFlight: number; routingVersion: number; bufferCounters: Record<string, number> }): string {
     const families: MetricFamilyInput[] = [
       { name: 'foreshard_gateway_requests_total', help: 'Client requests parsed, by op.', type: 'counter', samples: Object.entries(this.requests).map(([op, value]) => ({ labels: { op }, value })) },
       { name: 'foreshard_gateway_errors_total', help: 'Failure responses sent to clients, by code.', type: 'counter', samples: Object.entries(this.errors).map(([code, value]) => ({ labels: { code }, value })) },
@@ -34,6 +34,7 @@ export class GatewayMetrics {
       { name: 'foreshard_gateway_refused_in_flight_total', help: 'Requests refused because their connection had its limit in flight.', type: 'counter', samples: [{ value: this.refusedInFlight }] },
       { name: 'foreshard_gateway_connections', help: 'Client connections open now.', type: 'gauge', samples: [{ value: gauges.connections }] },
       { name: 'foreshard_gateway_in_flight', help: 'Client requests in flight now.', type: 'gauge', samples: [{ value: gauges.inFlight }] },
+      { name: 'foreshard_gateway_queued_response_bytes', help: 'Response bytes waiting in client connections\' own queues (their sockets are backpressured) now.', type: 'gauge', samples: [{ value: gauges.queuedResponseBytes }] },
       { name: 'foreshard_gateway_buffered', help: 'Requests held for switching shards now.', type: 'gauge', samples: [{ value: gauges.buffered }] },
       { name: 'foreshard_gateway_buffer_events_total', help: 'Shard buffer events: held, released, refusedFull, expired.', type: 'counter', samples: Object.entries(gauges.bufferCounters).map(([event, value]) => ({ labels: { event }, value })) },
       { name: 'foreshard_gateway_upstream_connections', help: 'Data port connections open now.', type: 'gauge', samples: [{ value: gauges.upstreamConnections }] },

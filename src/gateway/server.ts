@@ -53,7 +53,7 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
   const forward: ForwardContext = {
     view, buffers, upstream, refreshRouting: () => subscription.refresh(),
     routingRefreshTimeoutMs: options.routingRefreshTimeoutMs, retryAfterMs: options.retryAfterMs, requestTimeoutMs: options.requestTimeoutMs,
-    countUpstreamError: (code) => metrics.countUpstreamError(code),
+    countUpstreamError: (code) => metrics.countUpstreamError(code), logger,
   };
   let inFlight = 0;
   const context: ConnectionContext = { options, forward, metrics, logger, inFlightDelta: (delta) => (inFlight += delta) };
@@ -67,7 +67,7 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
   });
   app.get('/metrics', (res) => {
     const text = metrics.render({
-      connections: sockets.size, inFlight, buffered: buffers.size(), upstreamConnections: upstream.size(), upstreamInFlight: upstream.inFlight(),
+      connections: sockets.size, inFlight, queuedResponseBytes: queuedResponseBytes(sockets), buffered: buffers.size(), upstreamConnections: upstream.size(), upstreamInFlight: upstream.inFlight(),
       routingVersion: view.version, bufferCounters: { ...buffers.counters },
     });
     res.writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text);
@@ -94,6 +94,13 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
       await subscription.close();
     },
   };
+}
+
+/** Bytes of responses waiting in every connection's own queue (read when `/metrics` is served). */
+function queuedResponseBytes(sockets: Set<ClientConnection>): number {
+  let total = 0;
+  for (const connection of sockets) total += connection.queuedResponseBytes;
+  return total;
 }
 
 /** On every routing change, releases (or refuses) each shard that holds requests. */

@@ -2,15 +2,23 @@
  * Connections from the gateway to agents' data ports (DESIGN.md §5.3). One WebSocket per data URL,
  * opened on first use with `hello`/`welcome`; requests are paired with responses by `rid`.
  *
- * One write path per connection (STYLE.md): every send goes through {@link UpstreamConnection.pump},
- * which stops while more than `highWaterBytes` are written but not yet flushed to the socket
- * (tracked through `ws`'s send callbacks, its equivalent of `drain`). Requests that cannot be sent
- * wait in a queue that the in-flight limit bounds, and every request gives up after
+ * One write path per connection (STYLE.md): every send goes through {@link UpstreamConnection.write},
+ * and sending stops while `ws` holds {@link UPSTREAM_HIGH_WATER_BYTES} or more not yet flushed to
+ * the socket (its `bufferedAmount`). The frame that crosses the mark carries a send callback, `ws`'s
+ * equivalent of `drain`, which resumes sending once that frame is flushed. Requests that cannot be
+ * sent wait in a queue that the in-flight limit bounds, and every request gives up after
  * `requestTimeoutMs`: TIMEOUT when it was sent (the agent may have applied it), UNAVAILABLE when
  * it never left the gateway.
+ *
+ * The hot path allocates little: one deadline timer per connection rather than one per request
+ * (all requests of a connection share one timeout, so the pending map, in insertion order, is also
+ * in deadline order), and a request frame is encoded from parts that were validated already (the
+ * client frame's key and value, the routing table's shard and epoch), without validating it again.
  */
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { DATA_PORT_VERSION, ProtocolError, decodeDataFrame, encodeDataFrame, maxDataFrameBytes, type ClientLimits, type DataFrame, type DataRequestFrame, type DataResponseFrame } from '../protocol/index.js';
+import { DATA_PORT_VERSION, ProtocolError, decodeDataFrame, encodeCbor, encodeDataFrame, maxDataFrameBytes, type ClientLimits, type DataFrame, type DataRequestFrame, type DataResponseFrame } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
 
 /** Bytes written to a data port socket but not yet flushed, above which sends wait. */
@@ -30,6 +38,15 @@ export type UpstreamOutcome =
   /** This connection already holds its limit of requests in flight; nothing was sent. */
   | { kind: 'overloaded' };
 
+/**
+ * Receives the outcome of one forwarded request, exactly once and never synchronously from
+ * {@link UpstreamConnection.request}. An object rather than a callback, so forwarding a request
+ * allocates no closure.
+ */
+export interface UpstreamListener {
+  onUpstreamOutcome(outcome: UpstreamOutcome): void;
+}
+
 /** A request to forward: a data `request` frame without its `rid`. */
 export type UpstreamRequest = Omit<DataRequestFrame, 'type' | 'rid'>;
 
@@ -48,8 +65,28 @@ interface Pending {
   rid: number;
   bytes: Uint8Array;
   sent: boolean;
-  timer: ReturnType<typeof setTimeout>;
-  resolve(outcome: UpstreamOutcome): void;
+  /** When the request gives up (`performance.now()` milliseconds). */
+  deadlineMs: number;
+  listener: UpstreamListener;
+}
+
+/**
+ * The bytes of a data `request` frame (§5.3). Its fields are written in the order of the frame's
+ * schema, so the bytes are exactly those `encodeDataFrame` writes; only the second validation is
+ * left out (test/gateway/upstream-encoding.test.ts compares the two).
+ */
+export function encodeRequestFrame(rid: number, request: UpstreamRequest): Uint8Array {
+  const frame: DataRequestFrame = { type: 'request', rid, op: request.op, shard: request.shard, epoch: request.epoch, key: request.key };
+  if (request.value !== undefined) frame.value = request.value;
+  return encodeCbor(frame);
+}
+
+/** What a sent request's entry holds instead of its frame. */
+const SENT = new Uint8Array(0);
+
+/** Hands `outcome` to `listener` after the current call returns. */
+function deliverLater(listener: UpstreamListener, outcome: UpstreamOutcome): void {
+  queueMicrotask(() => listener.onUpstreamOutcome(outcome));
 }
 
 /** One data port connection. */
@@ -57,11 +94,16 @@ export class UpstreamConnection {
   private socket: WebSocket;
   private state: 'connecting' | 'open' | 'closed' = 'connecting';
   private nextRid = 1;
+  /** Requests sent or waiting to be, by rid, in insertion order, which is also deadline order. */
   private readonly pending = new Map<number, Pending>();
   private readonly unsent: Pending[] = [];
-  private unflushedBytes = 0;
+  /** Whether a sent frame's callback will resume sending (ws is over its high water). */
+  private awaitingFlush = false;
+  /** One timer for the oldest pending request's deadline. */
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   /** Whether the TCP socket is corked until the end of this event-loop turn. */
   private corked = false;
+  private readonly maxFrameBytes: number;
   private closedAtMs = 0;
   private readonly connectTimer: ReturnType<typeof setTimeout>;
 
@@ -69,7 +111,8 @@ export class UpstreamConnection {
     readonly url: string,
     private readonly settings: UpstreamSettings,
   ) {
-    this.socket = new WebSocket(url, { maxPayload: maxDataFrameBytes(settings.limits), perMessageDeflate: false });
+    this.maxFrameBytes = maxDataFrameBytes(settings.limits);
+    this.socket = new WebSocket(url, { maxPayload: this.maxFrameBytes, perMessageDeflate: false });
     this.socket.binaryType = 'nodebuffer';
     this.connectTimer = setTimeout(() => this.fail(`no welcome from ${url} within ${settings.connectTimeoutMs} ms`), settings.connectTimeoutMs);
     this.socket.on('open', () => this.write(this.encode({ type: 'hello', version: DATA_PORT_VERSION, role: 'gateway', node: settings.instance, ...(settings.token ? { token: settings.token } : {}) })));
@@ -93,25 +136,19 @@ export class UpstreamConnection {
     return this.pending.size;
   }
 
-  /** Forwards one request; never rejects. */
-  request(request: UpstreamRequest): Promise<UpstreamOutcome> {
-    if (this.state === 'closed') return Promise.resolve({ kind: 'lost', sent: false, message: `data port ${this.url} is not connected` });
-    if (this.pending.size >= this.settings.maxInFlight) return Promise.resolve({ kind: 'overloaded' });
+  /** Forwards one request; `listener` learns its outcome later (never within this call). */
+  request(request: UpstreamRequest, listener: UpstreamListener): void {
+    if (this.state === 'closed') return deliverLater(listener, { kind: 'lost', sent: false, message: `data port ${this.url} is not connected` });
+    if (this.pending.size >= this.settings.maxInFlight) return deliverLater(listener, { kind: 'overloaded' });
     const rid = this.nextRid++;
-    let bytes: Uint8Array;
-    try {
-      bytes = this.encode({ type: 'request', rid, ...request });
-    } catch (error) {
-      // The client frame passed the same key and value limits, so this is a bug, not bad input.
-      throw new Error(`cannot encode a data request: ${(error as Error).message}`, { cause: error });
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.expire(rid), this.settings.requestTimeoutMs);
-      const entry: Pending = { rid, bytes, sent: false, timer, resolve };
-      this.pending.set(rid, entry);
-      this.unsent.push(entry);
-      this.pump();
-    });
+    const bytes = encodeRequestFrame(rid, request);
+    // The client frame passed the same key and value limits, so an oversize frame is a bug, not bad input.
+    assert(bytes.byteLength <= this.maxFrameBytes, `a data request frame of ${bytes.byteLength} bytes is over ${this.maxFrameBytes}`);
+    const entry: Pending = { rid, bytes, sent: false, deadlineMs: performance.now() + this.settings.requestTimeoutMs, listener };
+    this.pending.set(rid, entry);
+    if (this.deadlineTimer === undefined) this.armDeadlineTimer();
+    if (this.unsent.length === 0 && this.canSend()) this.send(entry);
+    else this.unsent.push(entry);
   }
 
   /** Closes the connection; requests in flight end as `lost`. */
@@ -123,24 +160,41 @@ export class UpstreamConnection {
     return encodeDataFrame(frame, this.settings.limits);
   }
 
-  /** The one write path: sends queued requests while the socket is open and below its high water. */
+  /** Whether a request may be written now: the socket is open and `ws` is below its high water. */
+  private canSend(): boolean {
+    return this.state === 'open' && !this.awaitingFlush;
+  }
+
+  /** Sends queued requests while {@link canSend} allows. */
   private pump(): void {
-    if (this.state !== 'open') return;
-    while (this.unsent.length > 0 && this.unflushedBytes < UPSTREAM_HIGH_WATER_BYTES) {
+    while (this.unsent.length > 0 && this.canSend()) {
       const entry = this.unsent.shift()!;
-      if (!this.pending.has(entry.rid)) continue; // expired while waiting
-      entry.sent = true;
-      this.write(entry.bytes);
+      if (this.pending.has(entry.rid)) this.send(entry); // else it expired while waiting
     }
   }
 
+  private send(entry: Pending): void {
+    entry.sent = true;
+    this.write(entry.bytes);
+    // From here `ws` holds the frame until it is flushed; the entry waiting for its answer need not.
+    entry.bytes = SENT;
+  }
+
+  /**
+   * The one write path. A frame that takes `ws` to its high water carries a callback, and nothing
+   * more is sent until that frame is flushed. A failed write needs no callback: `ws` then closes
+   * the socket, and its `close` event fails every pending request.
+   */
   private write(bytes: Uint8Array): void {
     this.corkForThisTurn();
-    this.unflushedBytes += bytes.byteLength;
-    this.socket.send(bytes, (error) => {
-      this.unflushedBytes -= bytes.byteLength;
-      if (error) this.fail(`data port ${this.url} write failed: ${error.message}`);
-      else if (this.unsent.length > 0) this.pump();
+    if (this.socket.bufferedAmount + bytes.byteLength < UPSTREAM_HIGH_WATER_BYTES) {
+      this.socket.send(bytes);
+      return;
+    }
+    this.awaitingFlush = true;
+    this.socket.send(bytes, () => {
+      this.awaitingFlush = false;
+      this.pump();
     });
   }
 
@@ -186,14 +240,30 @@ export class UpstreamConnection {
     const entry = this.pending.get(rid);
     if (!entry) return; // answered after its timeout: already settled
     this.pending.delete(rid);
-    clearTimeout(entry.timer);
-    entry.resolve(outcome);
+    if (this.pending.size === 0 && this.deadlineTimer !== undefined) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
+    entry.listener.onUpstreamOutcome(outcome);
   }
 
-  private expire(rid: number): void {
-    const entry = this.pending.get(rid);
-    if (!entry) return;
-    this.settle(rid, entry.sent ? { kind: 'timeout' } : { kind: 'lost', sent: false, message: `data port ${this.url} did not take the request in time` });
+  /** Arms the one deadline timer for the oldest pending request, if any. */
+  private armDeadlineTimer(): void {
+    const oldest = this.pending.values().next();
+    if (oldest.done) return;
+    const delayMs = Math.max(0, oldest.value.deadlineMs - performance.now());
+    this.deadlineTimer = setTimeout(() => this.expireDue(), Math.ceil(delayMs));
+  }
+
+  /** Ends every request past its deadline, oldest first, and re-arms for the next one. */
+  private expireDue(): void {
+    this.deadlineTimer = undefined;
+    const nowMs = performance.now();
+    for (const entry of this.pending.values()) {
+      if (entry.deadlineMs > nowMs) break;
+      this.settle(entry.rid, entry.sent ? { kind: 'timeout' } : { kind: 'lost', sent: false, message: `data port ${this.url} did not take the request in time` });
+    }
+    this.armDeadlineTimer();
   }
 
   private fail(message: string): void {
@@ -202,6 +272,8 @@ export class UpstreamConnection {
     this.state = 'closed';
     this.closedAtMs = Date.now();
     clearTimeout(this.connectTimer);
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     this.unsent.length = 0;
     for (const entry of [...this.pending.values()]) this.settle(entry.rid, { kind: 'lost', sent: entry.sent, message });
     this.settings.logger[wasOpen ? 'warn' : 'info']('data port connection closed', { url: this.url, reason: message });
@@ -217,9 +289,9 @@ export class UpstreamPool {
 
   constructor(private readonly settings: UpstreamSettings) {}
 
-  /** Forwards `request` to the data port at `url`. */
-  request(url: string, request: UpstreamRequest): Promise<UpstreamOutcome> {
-    return this.connection(url).request(request);
+  /** Forwards `request` to the data port at `url`; `listener` learns its outcome later. */
+  request(url: string, request: UpstreamRequest, listener: UpstreamListener): void {
+    this.connection(url).request(request, listener);
   }
 
   /** Requests in flight over every connection. */

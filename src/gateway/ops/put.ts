@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ClientSuccess } from '../../protocol/index.js';
 import type { OpHandler } from './types.js';
 
 /** `put`: writes the value on the primary; acknowledged once durable there and on its shadows (§2). */
@@ -10,5 +11,9 @@ export const putHandler: OpHandler = {
     assert(request.value !== undefined, 'a parsed put carries a value');
     return { op: 'put', shard, epoch, key: request.key, value: request.value };
   },
-  toSuccess: (request, shard, answer) => ({ id: request.id, ok: true, shard, ...(answer.lsn === undefined ? {} : { lsn: answer.lsn }) }),
+  toSuccess: (request, shard, answer) => {
+    const success: ClientSuccess = { id: request.id, ok: true, shard };
+    if (answer.lsn !== undefined) success.lsn = answer.lsn;
+    return success;
+  },
 };
