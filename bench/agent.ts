@@ -42,9 +42,11 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) * 1024 : 0;
+/** Resident memory of `pid` (proc(5), /proc/<pid>/status): the total, and its anonymous and file-backed parts. */
+function residentBytes(pid: number): { rss: number; anonymous: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kB = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kB('VmRSS'), anonymous: kB('RssAnon'), file: kB('RssFile') };
 }
 
 interface Measured {
@@ -52,6 +54,8 @@ interface Measured {
   child: ChildProcess;
   startTicks: number;
   rss: number[];
+  /** The last sample's split: anonymous (heaps, stacks) and file-backed (mapped code and data). */
+  last: { anonymous: number; file: number };
 }
 
 /** Counts the series in a metrics message of `node` once every source has a value. */
@@ -96,11 +100,15 @@ export async function run(args: string[]): Promise<void> {
     children.push(subjects[2]!.child);
     console.log(`series per agent: ${hostSeries} from the host + ${synthetic} synthetic = ${hostSeries + synthetic}, sampled at 1 Hz; warm-up ${warmUpMs / 1000} s, then ${seconds} s measured`);
     await new Promise((resolve) => setTimeout(resolve, warmUpMs));
-    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [] }));
+    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0 } }));
     const startMs = Date.now();
     while (Date.now() - startMs < seconds * 1000) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      for (const subject of measured) subject.rss.push(rssBytes(subject.child.pid!));
+      for (const subject of measured) {
+        const { rss, anonymous, file } = residentBytes(subject.child.pid!);
+        subject.rss.push(rss);
+        subject.last = { anonymous, file };
+      }
     }
     report(measured, (Date.now() - startMs) / 1000, clockTicksPerSecond());
   } finally {
@@ -115,11 +123,13 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
     const cpuPercent = ((cpuTicks(subject.child.pid!) - subject.startTicks) / ticksPerSecond / elapsedS) * 100;
     const rssMax = Math.max(...subject.rss);
     const rssLast = subject.rss[subject.rss.length - 1] ?? 0;
-    return { name: subject.name, cpuPercent, rssMax, rssLast };
+    return { name: subject.name, cpuPercent, rssMax, rssLast, ...subject.last };
   });
+  // The file-backed part is mostly node's own executable (about 30 MB in any node process): shared
+  // with every other node process and reclaimable by the kernel, but counted in RSS all the same.
   console.log(table([
-    ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB'],
-    ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1)]),
+    ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed'],
+    ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1)]),
   ]));
   const [on, off, idle] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
   console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);

@@ -107,6 +107,10 @@ export class MqttLink {
       // QoS 0 messages never queue inside mqtt.js; the offline buffer bounds them instead.
       queueQoSZero: false,
       resubscribe: false,
+      // mqtt-packet otherwise builds, on the first write, a cache of a 2-byte Buffer for every
+      // packet id 0..65535: about 6 MB of heap that stays for the life of the process. The agent
+      // sends a few QoS 1 packets a minute, so encoding an id when it is written costs nothing.
+      writeCache: false,
       will: { topic: this.stateTopic, payload: Buffer.from(will), qos: 1, retain: true },
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),

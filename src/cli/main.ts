@@ -1,6 +1,7 @@
 import { commandEntries } from './commands/index.js';
 import { OperatingError, UsageError, type Command } from './command.js';
 import { commandHelp, parseCommandLine } from './parse.js';
+import { applyV8Flags } from './v8-flags.js';
 
 function topLevelHelp(list: readonly Command[]): string {
   const width = Math.max(...list.map((c) => c.name.length)) + 2;
@@ -32,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const entry = commandEntries.find((c) => c.name === name);
+  // Before the command's modules load, so that what they allocate is already under the flags.
+  if (entry?.v8Flags) applyV8Flags(entry.v8Flags);
   const command = entry ? await entry.load() : undefined;
   if (!command) {
     process.stderr.write(`foreshard: unknown command ${JSON.stringify(name)}; run \`foreshard --help\` for the list\n`);

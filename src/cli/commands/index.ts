@@ -1,8 +1,11 @@
 import type { Command } from '../command.js';
+import { AGENT_V8_FLAGS, type CommandV8Flag } from '../v8-flags.js';
 
 /** A subcommand, loaded only when it runs: `foreshard agent` never loads the broker or the gateway. */
 export interface CommandEntry {
   name: string;
+  /** V8 flags set before the command's modules load (see ../v8-flags.ts). */
+  v8Flags?: readonly CommandV8Flag[];
   load(): Promise<Command>;
 }
 
@@ -12,7 +15,7 @@ export interface CommandEntry {
  */
 export const commandEntries: readonly CommandEntry[] = [
   { name: 'up', load: async () => (await import('./up.js')).upCommand },
-  { name: 'agent', load: async () => (await import('./agent.js')).agentCommand },
+  { name: 'agent', v8Flags: AGENT_V8_FLAGS, load: async () => (await import('./agent.js')).agentCommand },
   { name: 'coordinator', load: async () => (await import('./coordinator.js')).coordinatorCommand },
   { name: 'gateway', load: async () => (await import('./gateway.js')).gatewayCommand },
   { name: 'broker', load: async () => (await import('./broker.js')).brokerCommand },
