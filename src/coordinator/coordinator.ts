@@ -67,6 +67,8 @@ export interface CoordinatorStats {
   calibrationsSent: number;
   calibrationsApplied: number;
   calibrationsRefused: number;
+  /** Old primaries found still taking writes at a stale epoch (a hung process that resumed), and fenced. */
+  stalePrimariesFenced: number;
 }
 
 /** How a core starts. */
@@ -99,7 +101,7 @@ export class CoordinatorCore implements PlacementHost {
   readonly stats: CoordinatorStats = {
     commandsSent: 0, commandTimeouts: 0, unknownResults: 0, badResults: 0, staleScores: 0,
     unknownNodeMessages: 0, switchesStarted: 0, failoversStarted: 0, switchesWithoutTarget: 0, movesStarted: 0, clockSteppedBack: 0,
-    calibrationsSent: 0, calibrationsApplied: 0, calibrationsRefused: 0,
+    calibrationsSent: 0, calibrationsApplied: 0, calibrationsRefused: 0, stalePrimariesFenced: 0,
   };
   /** The calibrations fitted on the failure history; null while the agents keep their priors. */
   private fittedCalibration: FittedCalibration | null = null;
@@ -242,7 +244,12 @@ export class CoordinatorCore implements PlacementHost {
       this.stats.unknownNodeMessages++;
       return null;
     }
-    if (this.cluster.heartbeat(node, this.nowMs)) this.notifyNode(node, 'up');
+    if (this.cluster.heartbeat(node, this.nowMs)) {
+      // Back from silence (a hang, a partition): it may have missed commands, and may even still
+      // take writes at an epoch a failover passed over, so it is asked where its replicas stand.
+      if (this.running && !this.reportsAwaited.has(node)) this.askReport(node);
+      this.notifyNode(node, 'up');
+    }
     return info;
   }
 
@@ -289,6 +296,12 @@ export class CoordinatorCore implements PlacementHost {
     if (pending.command.type === 'calibrate') {
       if (message.ok) this.stats.calibrationsApplied++;
       else this.stats.calibrationsRefused++;
+      return;
+    }
+    if (pending.owner === null && pending.command.type === 'fence') {
+      // A stale primary's fence (fenceIfStalePrimary): its answer is a replica report like any other.
+      const report = readReplicaReport(message.result);
+      if (message.ok && report) this.shards.get(report.shard)?.reports.set(node, report);
       return;
     }
     if (pending.owner === null) return this.onReportResult(pending, message);
@@ -407,8 +420,24 @@ export class CoordinatorCore implements PlacementHost {
       // this coordinator): it still holds a log, so failovers consider it and it may rejoin.
       const unlisted = !this.routing.shardsOn(pending.node).has(report.shard);
       if (unlisted && report.receivedLsn > 0 && this.routing.revisionOf(report.shard) <= pending.routingRevision) this.markRecovering(report.shard, pending.node);
+      this.fenceIfStalePrimary(pending.node, report);
     }
     if (this.running) this.reconcileNode(pending.node, reported, pending.routingRevision);
+  }
+
+  /**
+   * A replica that still takes writes at an epoch below its shard's is an old primary that missed its
+   * fence: a process that hung and resumed after a failover had passed it over. No write of it can be
+   * acknowledged (its shadows were fenced), but it must stop taking them: it is fenced at the
+   * shard's epoch, and then recovers like any old primary set aside.
+   */
+  private fenceIfStalePrimary(node: string, report: ReplicaReport): void {
+    const route = this.routing.get(report.shard);
+    if (!route || report.role !== 'primary' || report.epoch >= route.epoch) return;
+    if (route.primary === node) return; // routing still names it: reconcileNode fails the shard over
+    this.stats.stalePrimariesFenced++;
+    this.log('warn', 'STALE_PRIMARY', `${node} still took writes for shard ${report.shard} at epoch ${report.epoch} < ${route.epoch}; fencing it`);
+    this.sendCommand(null, node, 'fence', report.shard, route.epoch, {}, 1);
   }
 
   /** After an agent restart: a primary that no longer accepts writes fails over; a lost shadow follows again. */

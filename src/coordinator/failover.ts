@@ -1,17 +1,24 @@
 /**
- * Unplanned failover (DESIGN §3): the primary's will arrived or its heartbeats stopped. Writes pause;
- * the old primary is sent a fence and every shadow a report. Then:
+ * Unplanned failover (DESIGN §3): the primary's will arrived or its heartbeats stopped. Writes pause,
+ * and every replica is fenced at a fresh epoch: the old primary stops taking writes, and each shadow
+ * stops receiving, so that from its answer on no write of the old primary can be acknowledged through
+ * it (`minShadowAcks` is at least 1). Then:
  * - if a replica already reports itself primary at a newer epoch (a promotion whose answer was lost),
  *   it is adopted;
  * - if the old primary answers its fence, it was alive: its last lsn `L` is known, and the switch goes
  *   on as a planned one (healthiest shadow caught up through `L`);
- * - if the old primary is dead (its will arrived), once every shadow (and every recovering old
- *   primary set aside by an earlier switch) whose node is not dead has answered, the replica with the
- *   most recent log is promoted: it holds every acknowledged write;
+ * - if the old primary is not online (its will arrived, or its heartbeats stopped), once every
+ *   shadow (and every recovering old primary set aside by an earlier switch) whose node is not dead
+ *   has answered its fence, the replica with the most recent log is promoted: it holds every
+ *   acknowledged write, because a write is acknowledged only once a shadow holds it and no shadow
+ *   takes a write after its fence. A will does not prove the process dead (a stopped process is
+ *   only silent, and may resume), so the fences are what makes passing over it safe, will or not.
+ *   A primary that is only silent (no will yet) is passed over only when no other replica is dead,
+ *   since a write acknowledged through a shadow that has died since is held by the primary alone;
  * - with no replica left to answer, routing marks the shard unavailable and an incident says so; the
  *   failover waits for a replica to come back.
- * A primary that is only suspect is never passed over: it may still be writing, so the failover waits
- * for its fence answer or its will.
+ * A primary that comes back online before the promotion is waited for: its fence answer gives its
+ * last lsn, and the failover goes on as a planned switch.
  *
  * @module
  */
@@ -88,12 +95,8 @@ export class Failover extends PromotingOperation {
       if (node === this.oldPrimary) this.primaryGone = false;
       this.query(ctx, node);
     }
-    if (change === 'dead' && node === this.oldPrimary && !this.answers.has(node)) {
-      // Shadows kept receiving while the old primary lived, so only answers given after its death
-      // tell which log is the most recent.
-      this.askAgain(ctx, `old primary ${node} is dead`);
-      return;
-    }
+    // A death needs no new question: every shadow stopped receiving at its fence, so the answers
+    // already given stay true.
     this.evaluate(ctx);
   }
 
@@ -155,9 +158,8 @@ export class Failover extends PromotingOperation {
 
   private query(ctx: OperationContext, node: string): void {
     if (ctx.cluster.isDead(node)) return;
-    const type = node === this.oldPrimary ? 'fence' : 'report';
-    const pending = ctx.send(this, node, type, this.shard, this.queryEpoch);
-    this.step(ctx, `${type}-sent`, node, pending);
+    const pending = ctx.send(this, node, 'fence', this.shard, this.queryEpoch);
+    this.step(ctx, 'fence-sent', node, pending);
   }
 
   private evaluate(ctx: OperationContext): void {
@@ -177,9 +179,15 @@ export class Failover extends PromotingOperation {
       this.throughLsn = primaryAnswer.receivedLsn;
       this.throughEpoch = primaryAnswer.lastEpoch ?? null;
     } else {
-      // The old primary may still be writing unless it is dead; and only the full set of
-      // answers tells which shadow holds every acknowledged write.
-      if (this.oldPrimary !== null && !ctx.cluster.isDead(this.oldPrimary) && !this.primaryGone) return;
+      // An old primary that is online again is alive: its own fence answer is worth waiting for.
+      // Otherwise (silent or dead) the fenced shadows decide, and only the full set of their
+      // answers tells which one holds every acknowledged write. A silent one is passed over only
+      // while no other replica is dead: a write it had acknowledged through a shadow that died
+      // since is held by it alone.
+      if (this.oldPrimary !== null && !this.primaryGone && !ctx.cluster.isDead(this.oldPrimary)) {
+        if (ctx.cluster.isOnline(this.oldPrimary)) return;
+        if (this.replicas(ctx).some((node) => node !== this.oldPrimary && ctx.cluster.isDead(node))) return;
+      }
       const waiting = this.replicas(ctx).some((node) => node !== this.oldPrimary && !ctx.cluster.isDead(node) && !this.answers.has(node));
       if (waiting) return;
     }

@@ -5,11 +5,14 @@
 // `foreshard chaos disk-latency --ramp 1:200/60` uses). It asserts that every shard of that agent is
 // switched to a shadow (routing open at a new primary) before that agent's store p99 crosses 50 ms,
 // with zero client errors, every read returning the last acknowledged value and every acknowledged
-// write reading back, and that each incident names disk latency as its top driver. The crossing is
-// read from the agent's published metrics: the first sample whose store_latency_ms_p99 is over 50 ms,
-// or, once its primaries are gone and it serves no client operation, whose store_fsync_ms_p99 is
-// (a write waits for its batch's fsync, so its latency is at least that). It prints the lead time
-// (crossing minus switch completion) and the pause clients saw. Agents get 35 s to warm up first:
+// write reading back, and that each incident names disk latency as its top driver. The breach is
+// read from the agent's published metrics: the first sample in which either of the store's SLOs is
+// crossed, store_latency_ms_p99 over 50 ms or store_fsync_ms_p99 over its own 20 ms. Once its
+// primaries are gone the old primary serves no client operation, so its latency series stops; its
+// fsync series goes on, and since a write waits for the fsync in progress and then its own, the
+// store p99 crosses 50 ms about when fsync p99 crosses 20-25 ms: the fsync SLO is the earlier, so
+// the stricter, stand-in. It prints the lead time (breach minus switch completion) and the pause
+// clients saw. Agents get 35 s to warm up first:
 // they fit their models after 30 samples at the profile's 1 s interval. On the embedded broker, and
 // on Mosquitto at 127.0.0.1:1883 when it is reachable.
 //
@@ -36,6 +39,8 @@ const mosquittoReachable = await reachable('127.0.0.1', 1883);
 if (!mosquittoReachable) console.log('predictive switch: Mosquitto is not reachable at 127.0.0.1:1883, its run is skipped');
 const shardCount = 8;
 const sloMs = 50;
+/** The store's fsync p99 SLO in generic-x86-server, as shipped. */
+const fsyncSloMs = 20;
 const warmUpMs = 35_000;
 const diskSeries = new Set(['store_fsync_ms_p99', 'store_latency_ms_p99', 'disk_await_ms']);
 
@@ -111,13 +116,13 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
       }, 70_000, () => cluster.logs());
       const switchedAtMs = cluster.routingSeenAtMs[index - 1]!;
       const pausedAtMs = cluster.routingSeenAtMs.slice(tablesBefore).find((_, i) => cluster.routing[tablesBefore + i]!.shards.some((r) => affected.has(r.id) && r.writes !== 'open')) ?? switchedAtMs;
-      // Watch the old primary's store until it crosses the SLO (the ramp puts 50 ms into every fsync 15 s in).
-      const crossing = (series: string) => cluster.metrics.find((m) => m.node === victim && m.seenAtMs >= rampAtMs && (m.series[series] ?? 0) > sloMs);
-      await waitFor(`${victim}'s store to cross ${sloMs} ms`, () => crossing('store_latency_ms_p99') ?? crossing('store_fsync_ms_p99'), 60_000, () => cluster.logs());
+      // Watch the old primary's store until it crosses an SLO (the ramp puts 20 ms into every fsync 6 s in).
+      const crossing = (series: string, limitMs: number) => cluster.metrics.find((m) => m.node === victim && m.seenAtMs >= rampAtMs && (m.series[series] ?? 0) > limitMs);
+      await waitFor(`${victim}'s store to cross an SLO`, () => crossing('store_latency_ms_p99', sloMs) ?? crossing('store_fsync_ms_p99', fsyncSloMs), 60_000, () => cluster.logs());
       await load.stop();
 
-      const latencyCrossing = crossing('store_latency_ms_p99');
-      const fsyncCrossing = crossing('store_fsync_ms_p99');
+      const latencyCrossing = crossing('store_latency_ms_p99', sloMs);
+      const fsyncCrossing = crossing('store_fsync_ms_p99', fsyncSloMs);
       const breachAtMs = Math.min(latencyCrossing?.seenAtMs ?? Infinity, fsyncCrossing?.seenAtMs ?? Infinity);
       // The coordinator publishes an incident when it opens and again when it closes: keep the latest of each id.
       const latestById = new Map(cluster.incidents.filter((i) => i.kind === 'planned-switch' && i.fromNode === victim && affected.has(i.shard!) && i.ts >= rampAtMs).map((i) => [i.id, i]));
@@ -127,12 +132,12 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
       console.log(`predictive switch on ${brokerName}: ${victim} held shards ${[...affected].join(',')}; ramp started at t=0; ` +
         `first pause t=${pausedAtMs - rampAtMs} ms, every shard switched t=${switchedAtMs - rampAtMs} ms; ` +
         `store_latency_ms_p99 > ${sloMs} first seen ${latencyCrossing ? `t=${latencyCrossing.seenAtMs - rampAtMs} ms` : 'never (no client operations after the switch)'}, ` +
-        `store_fsync_ms_p99 > ${sloMs} first seen ${fsyncCrossing ? `t=${fsyncCrossing.seenAtMs - rampAtMs} ms` : 'never'}; ` +
+        `store_fsync_ms_p99 > ${fsyncSloMs} first seen ${fsyncCrossing ? `t=${fsyncCrossing.seenAtMs - rampAtMs} ms` : 'never'}; ` +
         `lead time ${breachAtMs - switchedAtMs} ms; pause clients saw on those shards: ${pause.text}; ` +
         `slowest acknowledged put on them before the pause ${Math.max(0, ...victimPutsBefore).toFixed(1)} ms; ` +
         `${load.records.length} requests, ${load.failures.length} errors; drivers ${switchIncidents.map((i) => `${i.shard}:${i.rootCause.top[0]?.series}`).join(' ')}`);
 
-      assert.ok(switchedAtMs < breachAtMs, `the switch completed (t=${switchedAtMs - rampAtMs} ms) before ${victim}'s store p99 crossed ${sloMs} ms (t=${breachAtMs - rampAtMs} ms)`);
+      assert.ok(switchedAtMs < breachAtMs, `the switch completed (t=${switchedAtMs - rampAtMs} ms) before ${victim}'s store crossed an SLO (t=${breachAtMs - rampAtMs} ms)`);
       assert.deepEqual(load.failures, [], 'clients see no error');
       assert.deepEqual(load.staleReads, [], 'every read returns the last acknowledged value');
       assert.deepEqual(await readBack(client!, load), [], 'every acknowledged write reads back');

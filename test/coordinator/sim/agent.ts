@@ -48,11 +48,20 @@ const maxCachedResults = 4096;
 /** A simulated agent. */
 export class SimAgent {
   up = true;
+  /**
+   * Hung (SIGSTOP, a frozen VM): alive, but it does nothing at all, neither answering commands nor
+   * taking or streaming writes, until it resumes and carries on where it stopped.
+   */
+  hung = false;
+  /** Which hang of the run this agent is (or was last) in, so a late timer of an earlier one is ignored. */
+  hangNumber = 0;
   session: string;
   private lives = 1;
   readonly replicas = new Map<number, SimReplica>();
   private readonly resultCache = new Map<string, CommandResultMessage>();
   private waitingPromotes: CommandMessage[] = [];
+  /** Commands that arrived while hung, handled in order when it resumes. */
+  private heldWhileHung: CommandMessage[] = [];
   /** How degraded the host is, 0..1: drives its scores. */
   degradation = 0;
 
@@ -66,8 +75,18 @@ export class SimAgent {
   /** Crash: the process dies; logs survive, everything in memory is gone. */
   crash(): void {
     this.up = false;
+    this.hung = false;
+    this.heldWhileHung = [];
     this.resultCache.clear();
     this.waitingPromotes = [];
+  }
+
+  /** Resumes a hung agent: it handles, in order, what arrived meanwhile (refusing what is too old). */
+  resume(): void {
+    this.hung = false;
+    const held = this.heldWhileHung;
+    this.heldWhileHung = [];
+    for (const command of held) this.onCommand(command);
   }
 
   /** Restart with a new session; a primary comes back `recovering` until told otherwise. */
@@ -83,6 +102,10 @@ export class SimAgent {
   /** Handles one delivered command. */
   onCommand(command: CommandMessage): void {
     if (!this.up) return;
+    if (this.hung) {
+      if (this.heldWhileHung.length < maxCachedResults) this.heldWhileHung.push(command);
+      return;
+    }
     const cached = this.resultCache.get(command.cmdId);
     if (cached) return this.host.sendResult(this.name, cached);
     const result = this.execute(command);
@@ -91,7 +114,7 @@ export class SimAgent {
 
   /** Retries promotions that wait for their shadow to catch up; drops those that expired. */
   tick(): void {
-    if (!this.up || this.waitingPromotes.length === 0) return;
+    if (!this.up || this.hung || this.waitingPromotes.length === 0) return;
     const waiting = this.waitingPromotes;
     this.waitingPromotes = [];
     for (const command of waiting) {

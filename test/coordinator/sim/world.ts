@@ -4,9 +4,11 @@
  * frames from the primary it follows only while their epoch is at most the epoch it was told to follow
  * at, and stops taking any from a source that has seen a lower epoch than itself),
  * clients writing to whatever replica accepts writes (as a stale gateway might), and an MQTT-like
- * network that loses, delays and duplicates messages. Faults: agent crashes and restarts (one node
- * down at a time, the failure model `minShadowAcks = 1` tolerates), degrading hosts whose scores
- * rise, and coordinator restarts that keep only what a broker retains.
+ * network that loses, delays and duplicates messages. Faults: agent crashes and restarts, agent hangs
+ * (the process stops and later resumes where it was: its will may come while it still holds its
+ * replicas, and it may take writes again after it resumes), one node down or hung at a time (the
+ * failure model `minShadowAcks = 1` tolerates), degrading hosts whose scores rise, and coordinator
+ * restarts that keep only what a broker retains.
  *
  * The checker runs inside: after every event, at most one replica per shard accepts writes at the
  * highest accepting epoch; on every acknowledged write, the replica that acknowledged it is that
@@ -40,6 +42,9 @@ export interface SimConfig {
   framesPerTick: number;
   crashRatePerS: number;
   restartAfterMs: number;
+  /** Chance per second that an agent hangs; it resumes after up to `hangMaxMs`. */
+  hangRatePerS: number;
+  hangMaxMs: number;
   willDelayMs: number;
   degradeRatePerS: number;
   coordinatorRestartRatePerS: number;
@@ -62,7 +67,7 @@ export interface SimConfig {
 export const defaultSimConfig: SimConfig = {
   seed: 1, nodes: 5, shards: 8, shadowsPerShard: 1, tickMs: 100, scoreIntervalMs: 1000,
   lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 20, writeRate: 0.3, lagRate: 0.2, framesPerTick: 3,
-  crashRatePerS: 0, restartAfterMs: 8000, willDelayMs: 1500, degradeRatePerS: 0, coordinatorRestartRatePerS: 0,
+  crashRatePerS: 0, restartAfterMs: 8000, hangRatePerS: 0, hangMaxMs: 8000, willDelayMs: 1500, degradeRatePerS: 0, coordinatorRestartRatePerS: 0,
   check: true, coordinator: {},
 };
 
@@ -89,7 +94,9 @@ export class SimWorld implements AgentHost {
   retainedRouting: RoutingMessage | null = null;
   readonly incidents = new Map<string, Incident>();
   readonly acked = new Map<number, { lsn: number; writeId: number }[]>();
-  readonly stats = { writesAcked: 0, writesRefused: 0, coordinatorRestarts: 0, crashes: 0, eventsRun: 0, scoreUpdates: 0, scoreHandleNs: 0n, routingPublished: 0 };
+  /** Per shard, the highest epoch any replica was promoted at. */
+  private readonly promotedEpoch = new Map<number, number>();
+  readonly stats = { writesAcked: 0, writesRefused: 0, coordinatorRestarts: 0, crashes: 0, hangs: 0, stalePromotions: 0, eventsRun: 0, scoreUpdates: 0, scoreHandleNs: 0n, routingPublished: 0 };
   private writeId = 0;
   private incarnation = 0;
   private frozen = false;
@@ -133,6 +140,10 @@ export class SimWorld implements AgentHost {
     this.frozen = true;
     for (const agent of this.agents.values()) {
       agent.degradation = 0;
+      if (agent.hung) {
+        this.resumeAgent(agent);
+        this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: this.birth(agent) }), true);
+      }
       if (!agent.up) this.restartAgent(agent);
     }
   }
@@ -156,6 +167,11 @@ export class SimWorld implements AgentHost {
   restartCoordinator(): void {
     this.stats.coordinatorRestarts++;
     this.startCoordinator();
+  }
+
+  /** Hangs `node` now for `forMs` (its will comes after `willDelayMs` if it is still hung then). */
+  hangNode(node: string, forMs: number): void {
+    this.hang(this.agents.get(node)!, forMs);
   }
 
   /** Crashes `node` now; it restarts after `restartAfterMs`. */
@@ -241,8 +257,9 @@ export class SimWorld implements AgentHost {
       this.stats.coordinatorRestarts++;
       this.startCoordinator();
     }
-    const anyDown = [...this.agents.values()].some((a) => !a.up);
+    const anyDown = [...this.agents.values()].some((a) => !a.up || a.hung);
     if (!anyDown && this.random.chance(config.crashRatePerS * perSecond)) this.crash(this.random.pick([...this.agents.values()]));
+    else if (!anyDown && this.random.chance(config.hangRatePerS * perSecond)) this.hang(this.random.pick([...this.agents.values()]));
     if (this.random.chance(config.degradeRatePerS * perSecond)) {
       const agent = this.random.pick([...this.agents.values()]);
       if (agent.degradation === 0) agent.degradation = 0.01;
@@ -259,6 +276,34 @@ export class SimWorld implements AgentHost {
     this.queue.push(this.now + this.config.restartAfterMs, () => this.restartAgent(agent));
   }
 
+  private hang(agent: SimAgent, hangMs = this.random.int(200, this.config.hangMaxMs)): void {
+    this.stats.hangs++;
+    this.config.trace?.(`${this.now} hang ${agent.name} for ${hangMs} ms`);
+    agent.hung = true;
+    const session = agent.session;
+    const hangNumber = this.stats.hangs;
+    const stillThisHang = (): boolean => agent.hung && agent.session === session && agent.hangNumber === hangNumber;
+    agent.hangNumber = hangNumber;
+    let willSent = false;
+    // Its connection stays open, so the broker publishes its will only once the keepalive runs out.
+    this.queue.push(this.now + this.config.willDelayMs, () => {
+      if (!stillThisHang()) return;
+      willSent = true;
+      this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: { state: 'offline', session } }), true);
+    });
+    this.queue.push(this.now + hangMs, () => {
+      if (!stillThisHang()) return;
+      this.resumeAgent(agent);
+      // Its client finds the connection dropped, reconnects and publishes its birth again (same session).
+      if (willSent) this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: this.birth(agent) }), true);
+    });
+  }
+
+  private resumeAgent(agent: SimAgent): void {
+    this.config.trace?.(`${this.now} resume ${agent.name}`);
+    agent.resume();
+  }
+
   private restartAgent(agent: SimAgent): void {
     if (agent.up) return;
     agent.restart();
@@ -270,7 +315,7 @@ export class SimWorld implements AgentHost {
 
   private scoreLoop(name: string): void {
     const agent = this.agents.get(name)!;
-    if (agent.up) {
+    if (agent.up && !agent.hung) {
       const scripted = this.config.scoreOf?.(name, this.now) ?? null;
       if (scripted === null && agent.degradation > 0 && !this.frozen) agent.degradation = Math.min(0.97, agent.degradation + 0.12);
       const p = scripted ?? Math.min(1, agent.degradation + this.random.next() * 0.05);
@@ -280,7 +325,7 @@ export class SimWorld implements AgentHost {
       const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p), features: { breach: p, anomaly: p } }, shards };
       this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
       if (scripted === null && agent.degradation >= 0.97 && !this.frozen && this.random.chance(0.2)) {
-        if ([...this.agents.values()].every((a) => a.up)) this.crash(agent);
+        if ([...this.agents.values()].every((a) => a.up && !a.hung)) this.crash(agent);
         else agent.degradation = 0;
       }
     }
@@ -296,16 +341,17 @@ export class SimWorld implements AgentHost {
   /** Shadows copy frames from the primary they follow, in lsn order, if their epoch allows it. */
   private replicate(): void {
     for (const agent of this.agents.values()) {
-      if (!agent.up) continue;
+      if (!agent.up || agent.hung) continue;
       for (const replica of agent.replicas.values()) {
-        if (replica.role !== 'shadow' || replica.source === null || !this.agents.get(replica.source)?.up) continue;
-        const source = this.replicaOn(replica.source, replica.shard);
-        if (!source || source.epoch < replica.epoch || !this.consistent(replica, source)) continue;
+        const source = replica.source === null ? undefined : this.agents.get(replica.source);
+        if (replica.role !== 'shadow' || !source?.up || source.hung) continue;
+        const sourceReplica = this.replicaOn(source.name, replica.shard);
+        if (!sourceReplica || sourceReplica.epoch < replica.epoch || !this.consistent(replica, sourceReplica)) continue;
         if (!this.frozen && this.random.chance(this.config.lagRate)) continue;
         // A shadow takes frames only up to the epoch it was told to follow at: a node it once followed
         // that is promoted again later cannot gain acknowledgements from it.
-        const end = Math.min(source.log.length, replica.log.length + this.config.framesPerTick);
-        for (let i = replica.log.length; i < end && source.log[i]!.epoch <= replica.epoch; i++) replica.log.push(source.log[i]!);
+        const end = Math.min(sourceReplica.log.length, replica.log.length + this.config.framesPerTick);
+        for (let i = replica.log.length; i < end && sourceReplica.log[i]!.epoch <= replica.epoch; i++) replica.log.push(sourceReplica.log[i]!);
       }
     }
   }
@@ -331,7 +377,7 @@ export class SimWorld implements AgentHost {
     let received = 0;
     for (const agent of this.agents.values()) {
       const shadow = agent.replicas.get(primary.shard);
-      if (!agent.up || !shadow || shadow.role !== 'shadow' || shadow.source !== primary.node || shadow.epoch !== primary.epoch) continue;
+      if (!agent.up || agent.hung || !shadow || shadow.role !== 'shadow' || shadow.source !== primary.node || shadow.epoch !== primary.epoch) continue;
       if (shadow.log.length !== primary.log.length - 1 || !this.consistent(shadow, primary)) continue;
       if (!this.frozen && this.random.chance(this.config.lagRate)) continue;
       shadow.log.push(entry);
@@ -358,7 +404,7 @@ export class SimWorld implements AgentHost {
     const result: SimReplica[] = [];
     for (const agent of this.agents.values()) {
       const replica = agent.replicas.get(shard);
-      if (agent.up && replica && acceptsWrites(replica)) result.push(replica);
+      if (agent.up && !agent.hung && replica && acceptsWrites(replica)) result.push(replica);
     }
     return result;
   }
@@ -380,6 +426,15 @@ export class SimWorld implements AgentHost {
   }
 
   onPromoted(replica: SimReplica): void {
+    const newest = this.promotedEpoch.get(replica.shard) ?? 0;
+    if (replica.epoch < newest) {
+      // A promote that waited in a hung agent's inbox, carried out after a later epoch was promoted
+      // elsewhere: this replica is not the newest primary, and no shadow takes its writes (write()
+      // checks that none is acknowledged), so it need not hold every acknowledged write.
+      this.stats.stalePromotions++;
+      return;
+    }
+    this.promotedEpoch.set(replica.shard, replica.epoch);
     if (!this.config.check) return;
     for (const write of this.acked.get(replica.shard) ?? []) {
       if (replica.log[write.lsn - 1]?.writeId !== write.writeId) {
