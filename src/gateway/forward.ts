@@ -58,8 +58,9 @@ class Forwarding implements UpstreamListener {
   private shard = -1;
   private passes = 0;
   private reroutes = 0;
-  /** The routing version the request was last sent under. */
+  /** The routing version the request was last sent under, and the primary and epoch it went to. */
   private sentAtVersion = -1;
+  private sentTo: { primary: string; epoch: number } | null = null;
 
   constructor(
     private readonly context: ForwardContext,
@@ -111,6 +112,7 @@ class Forwarding implements UpstreamListener {
     }
     // Nothing may wait between reading the route and sending: released requests keep their order.
     this.sentAtVersion = view.version;
+    this.sentTo = { primary: route.primary!, epoch: route.epoch };
     const url = route.dataUrls[route.primary!]!;
     this.context.upstream.request(url, this.handler.toDataRequest(this.request, shard, route.epoch), this);
   }
@@ -120,6 +122,15 @@ class Forwarding implements UpstreamListener {
    * the next pass holds the request), or `waiting` for a newer routing table (MOVED).
    */
   private afterOutcome(outcome: UpstreamOutcome): ClientResponse | 'again' | 'waiting' {
+    if ((outcome.kind === 'timeout' || outcome.kind === 'lost') && this.failedOverSinceSent()) {
+      // The primary it went to hung or died, and a failover has since promoted another replica.
+      // A failover fences every shadow before it promotes, so the old primary can no longer
+      // acknowledge this request: it either reached a shadow before the fence, and is in the new
+      // primary's log, or it is nowhere. get, put and del are idempotent, so sending it again to
+      // the new primary is safe (docs/gateway.md: at-least-once for a write caught this way).
+      this.context.countUpstreamError(outcome.kind === 'timeout' ? 'TIMEOUT_RESENT' : 'LOST_RESENT');
+      return 'again';
+    }
     const answer = settle(this.context, outcome);
     if (answer === 'fenced') {
       this.context.buffers.fence(this.shard, this.sentAtVersion);
@@ -132,6 +143,13 @@ class Forwarding implements UpstreamListener {
     // waitForNewer never rejects: after its timeout the next pass routes by whatever table is held.
     void this.context.view.waitForNewer(this.sentAtVersion, this.context.routingRefreshTimeoutMs).then(() => this.pass());
     return 'waiting';
+  }
+
+  /** True when the table now names another primary, at a newer epoch, than the one it was sent to. */
+  private failedOverSinceSent(): boolean {
+    const sent = this.sentTo;
+    const route = this.context.view.route(this.shard);
+    return sent !== null && route !== undefined && route.primary !== null && route.primary !== sent.primary && route.epoch > sent.epoch;
   }
 
   /** An operating error's failure response, or INTERNAL (logged) for anything else, which is a bug. */

@@ -14,7 +14,7 @@ import { GatewayMetrics } from './metrics.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { RoutingView, subscribeRouting, type RoutingSubscription } from './routing.js';
 import { UpstreamPool } from './upstream.js';
-import type { RoutingTable } from '../protocol/index.js';
+import type { RoutingTable, ShardRoute } from '../protocol/index.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -50,6 +50,23 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
     maxInFlight: options.maxUpstreamInFlight, logger: logger.child('upstream'), ...(options.dataPortToken ? { token: options.dataPortToken } : {}),
   });
   view.onChange((table) => releaseBuffers(table, view, buffers));
+  // A failover that passed over a hung or dead primary: its requests still waiting on that agent are
+  // sent again to the new primary now, instead of after the upstream timeout (forward.ts says why
+  // that is safe).
+  let previousRoutes = new Map<number, ShardRoute>();
+  for (let shard = 0; shard < (view.shardCount ?? 0); shard++) {
+    const route = view.route(shard);
+    if (route) previousRoutes.set(shard, route);
+  }
+  view.onChange((table) => {
+    for (const route of table.shards) {
+      const before = previousRoutes.get(route.id);
+      if (!before || before.primary === null || route.primary === null || before.primary === route.primary || route.epoch <= before.epoch) continue;
+      const url = before.dataUrls[before.primary];
+      if (url !== undefined) upstream.supersede(url, route.id, `shard ${route.id} moved from ${before.primary} to ${route.primary} at epoch ${route.epoch}`);
+    }
+    previousRoutes = new Map(table.shards.map((route) => [route.id, route] as const));
+  });
   const forward: ForwardContext = {
     view, buffers, upstream, refreshRouting: () => subscription.refresh(),
     routingRefreshTimeoutMs: options.routingRefreshTimeoutMs, retryAfterMs: options.retryAfterMs, requestTimeoutMs: options.requestTimeoutMs,

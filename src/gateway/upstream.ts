@@ -65,6 +65,8 @@ interface Pending {
   rid: number;
   bytes: Uint8Array;
   sent: boolean;
+  /** The shard it is for, so a failover of that shard can end it early ({@link UpstreamConnection.supersede}). */
+  shard: number;
   /** When the request gives up (`performance.now()` milliseconds). */
   deadlineMs: number;
   listener: UpstreamListener;
@@ -144,7 +146,7 @@ export class UpstreamConnection {
     const bytes = encodeRequestFrame(rid, request);
     // The client frame passed the same key and value limits, so an oversize frame is a bug, not bad input.
     assert(bytes.byteLength <= this.maxFrameBytes, `a data request frame of ${bytes.byteLength} bytes is over ${this.maxFrameBytes}`);
-    const entry: Pending = { rid, bytes, sent: false, deadlineMs: performance.now() + this.settings.requestTimeoutMs, listener };
+    const entry: Pending = { rid, bytes, sent: false, shard: request.shard, deadlineMs: performance.now() + this.settings.requestTimeoutMs, listener };
     this.pending.set(rid, entry);
     if (this.deadlineTimer === undefined) this.armDeadlineTimer();
     if (this.unsent.length === 0 && this.canSend()) this.send(entry);
@@ -154,6 +156,21 @@ export class UpstreamConnection {
   /** Closes the connection; requests in flight end as `lost`. */
   close(): void {
     this.fail('gateway is closing');
+  }
+
+  /**
+   * Ends every request of `shard` still waiting on this agent as `lost`: routing has moved the shard
+   * to another primary at a newer epoch, so this agent will not answer them usefully (it hung or died,
+   * and was fenced out). Any answer it sends later is dropped. Returns how many ended.
+   */
+  supersede(shard: number, why: string): number {
+    let ended = 0;
+    for (const entry of [...this.pending.values()]) {
+      if (entry.shard !== shard) continue;
+      this.settle(entry.rid, { kind: 'lost', sent: entry.sent, message: why });
+      ended++;
+    }
+    return ended;
   }
 
   private encode(frame: DataFrame): Uint8Array {
@@ -292,6 +309,11 @@ export class UpstreamPool {
   /** Forwards `request` to the data port at `url`; `listener` learns its outcome later. */
   request(url: string, request: UpstreamRequest, listener: UpstreamListener): void {
     this.connection(url).request(request, listener);
+  }
+
+  /** Ends the requests of `shard` waiting on the agent at `url` (see {@link UpstreamConnection.supersede}). */
+  supersede(url: string, shard: number, why: string): number {
+    return this.connections.get(url)?.supersede(shard, why) ?? 0;
   }
 
   /** Requests in flight over every connection. */
