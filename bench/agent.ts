@@ -42,11 +42,21 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** Resident memory of `pid` (proc(5), /proc/<pid>/status): the total, and its anonymous and file-backed parts. */
-function residentBytes(pid: number): { rss: number; anonymous: number; file: number } {
+/**
+ * Resident memory of `pid` (proc(5), /proc/<pid>/status): the total, and its anonymous and
+ * file-backed parts; and its proportional set size (/proc/<pid>/smaps_rollup), where each page
+ * shared with other processes counts divided by the number that map it.
+ */
+function residentBytes(pid: number): { rss: number; anonymous: number; file: number; pss: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kB = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kB('VmRSS'), anonymous: kB('RssAnon'), file: kB('RssFile') };
+  const kB = (text: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  let pss = Number.NaN;
+  try {
+    pss = kB(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
+  } catch {
+    // smaps_rollup needs Linux 4.14 and the right to read the process's maps.
+  }
+  return { rss: kB(status, 'VmRSS'), anonymous: kB(status, 'RssAnon'), file: kB(status, 'RssFile'), pss };
 }
 
 interface Measured {
@@ -54,8 +64,8 @@ interface Measured {
   child: ChildProcess;
   startTicks: number;
   rss: number[];
-  /** The last sample's split: anonymous (heaps, stacks) and file-backed (mapped code and data). */
-  last: { anonymous: number; file: number };
+  /** The last sample's split: anonymous (heaps, stacks) and file-backed (mapped code and data); and its PSS. */
+  last: { anonymous: number; file: number; pss: number };
 }
 
 /** Counts the series in a metrics message of `node` once every source has a value. */
@@ -100,14 +110,14 @@ export async function run(args: string[]): Promise<void> {
     children.push(subjects[2]!.child);
     console.log(`series per agent: ${hostSeries} from the host + ${synthetic} synthetic = ${hostSeries + synthetic}, sampled at 1 Hz; warm-up ${warmUpMs / 1000} s, then ${seconds} s measured`);
     await new Promise((resolve) => setTimeout(resolve, warmUpMs));
-    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0 } }));
+    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0, pss: 0 } }));
     const startMs = Date.now();
     while (Date.now() - startMs < seconds * 1000) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       for (const subject of measured) {
-        const { rss, anonymous, file } = residentBytes(subject.child.pid!);
+        const { rss, anonymous, file, pss } = residentBytes(subject.child.pid!);
         subject.rss.push(rss);
-        subject.last = { anonymous, file };
+        subject.last = { anonymous, file, pss };
       }
     }
     report(measured, (Date.now() - startMs) / 1000, clockTicksPerSecond());
@@ -127,9 +137,12 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
   });
   // The file-backed part is mostly node's own executable (about 30 MB in any node process): shared
   // with every other node process and reclaimable by the kernel, but counted in RSS all the same.
+  // PSS, at the end, divides each shared page by the number of processes mapping it; it depends on
+  // what else runs on the host (here: the bench, its peers and any other node process), so it is
+  // printed for information only. The target is on RSS.
   console.log(table([
-    ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed'],
-    ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1)]),
+    ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed', 'PSS at end, MB (info)'],
+    ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1), Number.isNaN(r.pss) ? 'n/a' : (r.pss / MiB).toFixed(1)]),
   ]));
   const [on, off, idle] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
   console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);

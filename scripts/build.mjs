@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Builds everything `npm install` and `npm test` need: each AssemblyScript entry in assembly/ to
-// build/<name>.wasm, then the TypeScript to build/. It skips work whose outputs are newer than
+// build/<name>.wasm, the JSON Schema validators to build/src/ (scripts/validators.mjs), then the
+// TypeScript to build/. It skips work whose outputs are newer than
 // their sources, so `npm test` can call it every time.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeValidators } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(root, 'build');
@@ -42,6 +44,10 @@ for (const entry of entries) {
   process.stderr.write(`build: asc assembly/${entry} -> build/${name}.wasm\n`);
   run('asc', [join('assembly', entry), '--config', 'asconfig.json', '--target', 'release', '--outFile', out]);
 }
+
+// The JSON Schema validators, generated as JavaScript so that ajv is not loaded at run time
+// (scripts/validators.mjs); only when a schema, ajv or the generator changed.
+for (const output of writeValidators()) process.stderr.write(`build: validators -> ${output}\n`);
 
 // tsc is incremental (build/.tsbuildinfo), so running it every time costs little when nothing
 // changed, and it never trusts a stale timestamp.

@@ -9,7 +9,10 @@
  * frees a slot, so a slow broker slows the agent's publishing instead of growing mqtt.js's queue.
  */
 import { randomBytes } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { createRequire } from 'node:module';
+import { createConnection, isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
 import { clusterTopics, decodeOrDrop, encodeMessage, type ClusterTopics, type DropHandler, type NodeBirth } from '../protocol/index.js';
 import { OfflineBuffer, type BufferedMessage, type OfflineBufferCounts } from './offline-buffer.js';
@@ -116,7 +119,7 @@ export class MqttLink {
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...tls,
     };
-    const client = mqtt.connect(options.url, clientOptions);
+    const client = connectClient(options.url, clientOptions);
     this.client = client;
     client.on('connect', () => this.onConnect());
     client.on('close', () => this.onClose());
@@ -251,6 +254,64 @@ export class MqttLink {
     this.parts.logger.info('the will of an earlier session of this node replaced the birth; publishing the birth again', { session: state.session });
     this.publishBirth();
   }
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Connects like `mqtt.connect(url, options)`, without loading mqtt.js's entry point when it is not
+ * needed. The entry point loads the stream builders of every transport mqtt.js supports, and on the
+ * first connect its SOCKS proxy support: ws, socks, ip-address and smart-buffer, about 340 KB of
+ * JavaScript the agent does not use with an mqtt:// or mqtts:// broker (docs/agent-memory.md). For
+ * those URLs the client is mqtt.js's own `MqttClient` (mqtt/lib/client), given a stream builder
+ * that opens the connection the way mqtt.js's tcp and tls builders do. Every other case goes to
+ * `mqtt.connect` itself, loaded then: WebSocket URLs, a SOCKS proxy (MQTTJS_SOCKS_PROXY), and
+ * credentials or a query in the URL, whose parsing is mqtt.js's.
+ */
+export function connectClient(url: string, options: IClientOptions): MqttClient {
+  const parsed = new URL(url);
+  let transport = { 'mqtt:': 'tcp', 'tcp:': 'tcp', 'mqtts:': 'tls', 'tls:': 'tls' }[parsed.protocol];
+  // mqtt.js upgrades mqtt:// to mqtts:// when a client certificate is given (and refuses tcp://).
+  if (transport === 'tcp' && options.cert !== undefined && options.key !== undefined) transport = parsed.protocol === 'mqtt:' ? 'tls' : undefined;
+  const simple = transport !== undefined && parsed.username === '' && parsed.password === '' && parsed.search === '' && !process.env.MQTTJS_SOCKS_PROXY;
+  if (!simple) {
+    const mqtt = require('mqtt') as typeof import('mqtt');
+    return mqtt.connect(url, options);
+  }
+  // WHATWG URL keeps an IPv6 address in brackets; the socket wants it bare, as url.parse gives it.
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
+  const port = parsed.port === '' ? (transport === 'tls' ? 8883 : 1883) : Number(parsed.port);
+  const { default: Client } = require('mqtt/lib/client') as { default: typeof MqttClient };
+  const client = new Client((mqttClient) => (transport === 'tls' ? tlsStream(mqttClient, host, port, options) : createConnection({ host, port })), { ...options, protocol: transport === 'tls' ? 'mqtts' : 'mqtt', host, hostname: host, port });
+  // As mqtt.connect does: an error with no listener of the caller's must not throw.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** A TLS connection as mqtt.js's tls stream builder opens it: SNI for a host name, and a certificate the CA does not vouch for is an error. */
+function tlsStream(client: MqttClient, host: string, port: number, options: IClientOptions): TLSSocket {
+  const rejectUnauthorized = options.rejectUnauthorized !== false;
+  // node:tls is loaded for an mqtts:// broker only.
+  const { connect: tlsConnect } = require('node:tls') as typeof import('node:tls');
+  const connection = tlsConnect({
+    host,
+    port,
+    ...(isIP(host) === 0 ? { servername: options.servername ?? host } : options.servername !== undefined ? { servername: options.servername } : {}),
+    rejectUnauthorized,
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.cert !== undefined ? { cert: options.cert } : {}),
+    ...(options.key !== undefined ? { key: options.key } : {}),
+  });
+  const onTlsError = (error: Error): void => {
+    if (rejectUnauthorized) client.emit('error', error);
+    connection.end();
+  };
+  connection.on('secureConnect', () => {
+    if (rejectUnauthorized && !connection.authorized) connection.emit('error', new Error('TLS not authorized'));
+    else connection.removeListener('error', onTlsError);
+  });
+  connection.on('error', onTlsError);
+  return connection;
 }
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {

@@ -1,11 +1,15 @@
 /**
- * The profile JSON Schema (firmware-profiles/profile.schema.json, draft 2020-12) compiled once
- * with ajv, and ajv's errors turned into problems an operator can act on: a JSON path to the
- * setting and a sentence about it. ajv runs with `allErrors` so one pass lists every problem.
+ * The profile JSON Schema (firmware-profiles/profile.schema.json, draft 2020-12), checked by the
+ * validator that scripts/validators.mjs generates from it at build time with ajv's standalone mode,
+ * and ajv's errors turned into problems an operator can act on: a JSON path to the setting and a
+ * sentence about it. ajv runs with `allErrors` so one pass lists every problem. Generating the
+ * validator keeps ajv and its schema compiler out of every process that loads a profile
+ * (docs/agent-memory.md).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import validateProfile from './validate-profile.js';
 import type { ProfileProblem } from './errors.js';
 
 /** The folder of shipped profiles and their schema, found from this module's place under build/src/profiles/. */
@@ -13,28 +17,15 @@ export const PROFILE_DIRECTORY = fileURLToPath(new URL('../../../firmware-profil
 /** The schema's file name inside {@link PROFILE_DIRECTORY}. */
 export const PROFILE_SCHEMA_FILE = 'profile.schema.json';
 
-let compiled: ValidateFunction | undefined;
-
 /** The parsed JSON Schema, for tests and tools. */
 export function profileSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(`${PROFILE_DIRECTORY}${PROFILE_SCHEMA_FILE}`, 'utf8')) as Record<string, unknown>;
 }
 
-function validator(): ValidateFunction {
-  if (!compiled) {
-    // verbose puts the offending value on each error, so a message can say what was found. Every strict
-    // check is on but strictRequired: the fsync `then` requires batchMs, which its sibling `properties` defines.
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strictSchema: true, strictNumbers: true, strictTypes: true, strictTuples: true });
-    compiled = ajv.compile(profileSchema());
-  }
-  return compiled;
-}
-
 /** Validates a parsed profile document against the schema; returns every problem, or none. */
 export function schemaProblems(document: unknown): ProfileProblem[] {
-  const validate = validator();
-  if (validate(document)) return [];
-  const problems = (validate.errors ?? []).flatMap(toProblem);
+  if (validateProfile(document)) return [];
+  const problems = (validateProfile.errors ?? []).flatMap(toProblem);
   // ajv reports a failed `if`/`then` twice: once as the `then` keyword's own error, once as "must match then".
   const seen = new Set<string>();
   return problems.filter((p) => {

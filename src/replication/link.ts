@@ -6,7 +6,8 @@
  * buffering without bound; a link that does not get `welcome` in time fails. Shadows use it to
  * follow a primary; gateways use `DataPortClient` on top of it.
  */
-import WebSocket from 'ws';
+import { createRequire } from 'node:module';
+import type WebSocket from 'ws';
 import {
   DATA_PORT_VERSION, decodeDataFrame, DEFAULT_CLIENT_LIMITS, encodeDataFrame, isProtocolError, maxDataFrameBytes,
   type ClientLimits, type DataFrame, type DataPortRole, type DataRequestFrame, type DataResponseFrame,
@@ -32,6 +33,16 @@ export interface DataPortLinkHandlers {
   onFrame(frame: DataFrame, bytes: number): void;
   onBadFrame(error: Error): void;
   onClose(code: number, reason: string): void;
+}
+
+/**
+ * `ws`, loaded at the first connect rather than with this module: an agent that never follows a
+ * primary never needs it, and it brings node's http, https and tls clients with it
+ * (docs/agent-memory.md).
+ */
+let webSocketClass: typeof WebSocket | undefined;
+function loadWebSocket(): typeof WebSocket {
+  return (webSocketClass ??= createRequire(import.meta.url)('ws') as typeof WebSocket);
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -61,7 +72,7 @@ export class DataPortLink {
     if (!/^wss?:\/\/\S+$/.test(options.url)) return Promise.reject(new ReplicationError('BAD_URL', `not a ws:// or wss:// url: ${options.url}`));
     const limits = options.limits ?? DEFAULT_CLIENT_LIMITS;
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const ws = new WebSocket(options.url, { maxPayload: maxDataFrameBytes(limits), handshakeTimeout: timeoutMs, perMessageDeflate: false });
+    const ws = new (loadWebSocket())(options.url, { maxPayload: maxDataFrameBytes(limits), handshakeTimeout: timeoutMs, perMessageDeflate: false });
     ws.binaryType = 'nodebuffer';
     return new Promise((resolve, reject) => {
       let link: DataPortLink | undefined;
@@ -102,7 +113,7 @@ export class DataPortLink {
   }
 
   get isOpen(): boolean {
-    return !this.closed && this.ws.readyState === WebSocket.OPEN;
+    return !this.closed && this.ws.readyState === this.ws.OPEN;
   }
 
   /** Sends a frame; false when the link is closed or holds more than its send buffer limit. */

@@ -5,6 +5,7 @@ import { numberOption } from '../parse.js';
 import { startAgent } from '../../agent/agent.js';
 import { AgentError } from '../../agent/errors.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
+import { startHeapTrim } from '../../agent/heap-trim.js';
 import { openReplicationHost } from '../../agent/replication-host.js';
 import { createLogger } from '../../common/log.js';
 
@@ -124,11 +125,14 @@ export const agentCommand: Command = {
     const agentOptions = resolveAgentOptions(agentInput(options));
     const logger = createLogger('agent');
     const agent = await startAgent(agentOptions, openReplicationHost, logger);
+    // A major GC every 10 s keeps the heap near its live size (src/agent/heap-trim.ts).
+    const stopHeapTrim = startHeapTrim();
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    stopHeapTrim();
     await agent.stop();
     return 0;
   },
