@@ -45,8 +45,15 @@ export interface ScorerCounters {
   droppedSamples: number;
   /** Explanation entries left out of the wire message because a number was not finite. */
   droppedExplanations: number;
-  /** The calibrations in use, and the labelled incidents they were fitted on (0: the built-in priors). */
-  calibration: { node: Calibration; shard: Calibration; pairs: number };
+  /** The calibrations in use. */
+  calibration: ScorerCalibration;
+}
+
+/** The calibrations a scorer uses, and the labelled incidents they were fitted on (0: the built-in priors). */
+export interface ScorerCalibration {
+  node: Calibration;
+  shard: Calibration;
+  pairs: number;
 }
 
 /** The engine options a profile implies (horizon in samples, window, refit cadence, order grid). */
@@ -117,7 +124,7 @@ export class Scorer {
   }
 
   /** The calibrations in use, and how many labelled incidents the coordinator fitted them on (0: the built-in priors). */
-  calibration(): { node: Calibration; shard: Calibration; pairs: number } {
+  calibration(): ScorerCalibration {
     return { ...this.engine.calibration, pairs: this.calibrationPairs };
   }
 

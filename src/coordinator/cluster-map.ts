@@ -91,12 +91,16 @@ export class ClusterMap {
     return true;
   }
 
-  /** Counts a heartbeat; true when it brought a suspect node back. */
+  /**
+   * Counts a heartbeat; true when it brought a suspect or offline node back. A will does not prove
+   * the process dead: a stopped one gets it too, and when it resumes, its will may reach the
+   * coordinator after its new birth. Its heartbeats then say it lives.
+   */
   heartbeat(name: string, nowMs: number): boolean {
     const known = this.nodes.get(name);
-    if (!known || known.liveness === 'offline') return false;
+    if (!known) return false;
     known.lastHeartbeatMs = nowMs;
-    if (known.liveness !== 'suspect') return false;
+    if (known.liveness === 'online') return false;
     known.liveness = 'online';
     known.downSinceMs = null;
     return true;

@@ -24,7 +24,7 @@ import { preReplicateOnScore, type PlacementHost } from './pre-replication.js';
 import { PromotingOperation } from './promotion.js';
 import { planRebalance, planRepairs } from './rebalance.js';
 import { ReplicaChange } from './replica-change.js';
-import { RoutingTable } from './routing.js';
+import { replicaNodes, RoutingTable } from './routing.js';
 import { epochFloorOf, ShardState } from './shard-state.js';
 import { CreateShard, planInitialPlacement } from './placement.js';
 import { replicaVerdict, restartVerdict } from './recovery.js';
@@ -394,7 +394,7 @@ export class CoordinatorCore implements PlacementHost {
   private sendCalibration(node: string): void {
     const fitted = this.fittedCalibration;
     if (fitted === null) return;
-    if (this.sendCommand(null, node, 'calibrate', undefined, undefined, { node: fitted.node, shard: fitted.shard, pairs: fitted.pairs }, 1)) this.stats.calibrationsSent++;
+    if (this.sendCommand(null, node, 'calibrate', undefined, undefined, { ...fitted }, 1)) this.stats.calibrationsSent++;
   }
 
   private askReport(node: string, attempt = 1): void {
@@ -429,12 +429,14 @@ export class CoordinatorCore implements PlacementHost {
    * A replica that still takes writes at an epoch below its shard's is an old primary that missed its
    * fence: a process that hung and resumed after a failover had passed it over. No write of it can be
    * acknowledged (its shadows were fenced), but it must stop taking them: it is fenced at the
-   * shard's epoch, and then recovers like any old primary set aside.
+   * shard's epoch, and then recovers like any old primary set aside. Not for a replica routing names
+   * primary or shadow: reconcileNode handles those (a failover, or a `follow`, which fences it
+   * first), and a fence sent on a report that predates a `follow` would undo it.
    */
   private fenceIfStalePrimary(node: string, report: ReplicaReport): void {
     const route = this.routing.get(report.shard);
     if (!route || report.role !== 'primary' || report.epoch >= route.epoch) return;
-    if (route.primary === node) return; // routing still names it: reconcileNode fails the shard over
+    if (replicaNodes(route).includes(node)) return;
     this.stats.stalePrimariesFenced++;
     this.log('warn', 'STALE_PRIMARY', `${node} still took writes for shard ${report.shard} at epoch ${report.epoch} < ${route.epoch}; fencing it`);
     this.sendCommand(null, node, 'fence', report.shard, route.epoch, {}, 1);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CalibrationParameters, ScoreFeatures } from '../protocol/index.js';
+import type { CalibrateArgs, CalibrationParameters, ScoreFeatures } from '../protocol/index.js';
 import type { HistoryPair } from './failure-history.js';
 import type { Incident } from './incidents/incident.js';
 
@@ -39,13 +39,8 @@ export interface ScoreEntry {
   features?: ScoreFeatures;
 }
 
-/** The calibrations the coordinator fitted on its failure history, sent to every node in a `calibrate` command. */
-export interface FittedCalibration {
-  node: CalibrationParameters;
-  shard: CalibrationParameters;
-  /** Labelled incidents the fit used. */
-  pairs: number;
-}
+/** The calibrations the coordinator fitted on its failure history: a `calibrate` command's arguments without the session. */
+export type FittedCalibration = Omit<CalibrateArgs, 'session'>;
 
 /** `node/<node>/score`: the node's failure probability and each local shard's rollback score. */
 export interface ScoreMessage {

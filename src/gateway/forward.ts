@@ -8,7 +8,7 @@ import type { ClientRequest, ClientResponse, DataPortError, ShardRoute } from '.
 import { GatewayError, failureOf, unavailable } from './errors.js';
 import { OP_HANDLERS, type DataSuccess, type OpHandler } from './ops/index.js';
 import type { ShardBuffers } from './buffer.js';
-import type { RoutingView } from './routing.js';
+import { primaryMoved, type RoutingView } from './routing.js';
 import type { UpstreamListener, UpstreamOutcome, UpstreamPool } from './upstream.js';
 import type { Logger } from '../common/log.js';
 
@@ -147,9 +147,7 @@ class Forwarding implements UpstreamListener {
 
   /** True when the table now names another primary, at a newer epoch, than the one it was sent to. */
   private failedOverSinceSent(): boolean {
-    const sent = this.sentTo;
-    const route = this.context.view.route(this.shard);
-    return sent !== null && route !== undefined && route.primary !== null && route.primary !== sent.primary && route.epoch > sent.epoch;
+    return this.sentTo !== null && primaryMoved(this.sentTo, this.context.view.route(this.shard));
   }
 
   /** An operating error's failure response, or INTERNAL (logged) for anything else, which is a bug. */

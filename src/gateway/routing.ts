@@ -11,11 +11,22 @@ import { shardOfKey } from './hash.js';
 /** Listeners waiting for a newer table, at most this many (each is a request held by MOVED). */
 export const MAX_ROUTING_WAITERS = 1_000_000;
 
+/** Told of each adopted table, with the routes it replaced (empty for the first table). */
+export type RoutingListener = (table: RoutingTable, previous: ReadonlyMap<number, ShardRoute>) => void;
+
+/**
+ * True when `after` names another primary than `before` did, at a newer epoch: a switch or a
+ * failover moved the shard, and the old primary was fenced out before the new one took writes.
+ */
+export function primaryMoved(before: { primary: string | null; epoch: number }, after: ShardRoute | undefined): boolean {
+  return after !== undefined && after.primary !== null && before.primary !== null && after.primary !== before.primary && after.epoch > before.epoch;
+}
+
 /** The latest adopted routing table, indexed by shard. */
 export class RoutingView {
   private table: RoutingTable | undefined;
   private routes = new Map<number, ShardRoute>();
-  private listeners = new Set<(table: RoutingTable) => void>();
+  private listeners = new Set<RoutingListener>();
 
   /** The adopted table's version, or -1 before the first table. */
   get version(): number {
@@ -30,9 +41,10 @@ export class RoutingView {
   /** Adopts `table` when it is newer than the one held; returns whether it did. */
   adopt(table: RoutingTable): boolean {
     if (this.table !== undefined && table.version <= this.table.version) return false;
+    const previous = this.routes;
     this.table = table;
     this.routes = new Map(table.shards.map((route) => [route.id, route]));
-    for (const listener of [...this.listeners]) listener(table);
+    for (const listener of [...this.listeners]) listener(table, previous);
     return true;
   }
 
@@ -47,7 +59,7 @@ export class RoutingView {
   }
 
   /** Calls `listener` on every adopted table until the returned function is called. */
-  onChange(listener: (table: RoutingTable) => void): () => void {
+  onChange(listener: RoutingListener): () => void {
     if (this.listeners.size >= MAX_ROUTING_WAITERS) throw new RangeError('too many routing listeners');
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -12,9 +12,9 @@ import { CLOSE_GOING_AWAY, ClientConnection, type ConnectionContext, type Socket
 import type { ForwardContext } from './forward.js';
 import { GatewayMetrics } from './metrics.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
-import { RoutingView, subscribeRouting, type RoutingSubscription } from './routing.js';
+import { primaryMoved, RoutingView, subscribeRouting, type RoutingSubscription } from './routing.js';
 import { UpstreamPool } from './upstream.js';
-import type { RoutingTable, ShardRoute } from '../protocol/index.js';
+import type { RoutingTable } from '../protocol/index.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -53,19 +53,13 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
   // A failover that passed over a hung or dead primary: its requests still waiting on that agent are
   // sent again to the new primary now, instead of after the upstream timeout (forward.ts says why
   // that is safe).
-  let previousRoutes = new Map<number, ShardRoute>();
-  for (let shard = 0; shard < (view.shardCount ?? 0); shard++) {
-    const route = view.route(shard);
-    if (route) previousRoutes.set(shard, route);
-  }
-  view.onChange((table) => {
+  view.onChange((table, previous) => {
     for (const route of table.shards) {
-      const before = previousRoutes.get(route.id);
-      if (!before || before.primary === null || route.primary === null || before.primary === route.primary || route.epoch <= before.epoch) continue;
-      const url = before.dataUrls[before.primary];
+      const before = previous.get(route.id);
+      if (!before || !primaryMoved(before, route)) continue;
+      const url = before.dataUrls[before.primary!];
       if (url !== undefined) upstream.supersede(url, route.id, `shard ${route.id} moved from ${before.primary} to ${route.primary} at epoch ${route.epoch}`);
     }
-    previousRoutes = new Map(table.shards.map((route) => [route.id, route] as const));
   });
   const forward: ForwardContext = {
     view, buffers, upstream, refreshRouting: () => subscription.refresh(),

@@ -57,18 +57,37 @@ test('a hung primary is passed over on heartbeat loss; when it resumes it is fen
     assert.notEqual(route.primary, 'n0001');
   }
   const ackedBefore = world.stats.writesAcked;
-  // It resumes at 22 s, when every fence it was sent has expired, still believing it is primary; clients that write to it (a stale gateway
-  // does) are refused for want of a shadow, which the checker would otherwise flag as a write
-  // acknowledged by a replica that is not the newest primary.
+  // It resumes at 22 s, when every fence it was sent has expired, still believing it is primary;
+  // clients that write to it (a stale gateway does) are refused for want of a shadow, which the
+  // checker would otherwise flag as a write acknowledged by a replica that is not the newest primary.
   world.runUntil(22_000);
   assert.ok(held.some((shard) => world.accepting(shard).length === 2), 'resumed, it still takes writes at its old epoch');
-  // Its first heartbeat brings a report request; the report shows it still primary at an old epoch,
-  // and it is fenced: within a second of resuming it takes no write.
+  // Its first heartbeat brings it back: it is asked for a report and told to rejoin as a shadow, and
+  // the `follow` fences it first. Within a second of resuming it takes no write.
   world.runUntil(23_000);
   for (const shard of held) assert.equal(world.accepting(shard).length, 1, `shard ${shard}: one replica takes writes`);
-  assert.ok(world.core.stats.stalePrimariesFenced > 0);
   world.runUntil(40_000);
   assert.ok(world.stats.writesAcked > ackedBefore, 'the cluster kept acknowledging writes on the new primaries');
+  assert.deepEqual(world.unsettled(), []);
+});
+
+test('a hung primary that resumes on a node still at risk is fenced, although it is not asked to rejoin', () => {
+  // As above, but n0001 scores 0.9 once it resumes: an old primary on a node at risk is not asked
+  // to rejoin as a shadow, so no `follow` fences it; the coordinator fences it on its first report.
+  const world = new SimWorld({
+    seed: 11, nodes: 4, shards: 4, shadowsPerShard: 2, writeRate: 0.9, willDelayMs: 30_000,
+    scoreOf: (node, nowMs) => (node === 'n0001' && nowMs > 21_000 ? 0.9 : null),
+    coordinator: { heartbeatTimeoutMs: 3_000, rebalance: false, preReplicate: false },
+  });
+  world.runUntil(10_000);
+  const held = [...world.agents.get('n0001')!.replicas.values()].filter((r) => r.role === 'primary').map((r) => r.shard);
+  world.hangNode('n0001', 12_000);
+  world.runUntil(22_000);
+  assert.ok(held.some((shard) => world.accepting(shard).length === 2), 'resumed, it still takes writes at its old epoch');
+  world.runUntil(23_000);
+  for (const shard of held) assert.equal(world.accepting(shard).length, 1, `shard ${shard}: one replica takes writes`);
+  world.runUntil(40_000);
+  for (const shard of held) assert.equal(world.accepting(shard).length, 1, `shard ${shard}: still one replica takes writes`);
   assert.deepEqual(world.unsettled(), []);
 });
 

@@ -35,6 +35,38 @@ async function start(): Promise<CoordinatorService> {
   return service;
 }
 
+/**
+ * Plays node `n1` of `clusterName` being born (a retained birth on its state topic), collects the
+ * commands the coordinator sends it until `enough` holds or 5 s pass, then clears the retained birth.
+ */
+async function commandsAtBirth(clusterName: string, enough: (commands: Command[]) => boolean): Promise<Command[]> {
+  const nodeTopics = clusterTopics(clusterName);
+  const agent = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  const commands: Command[] = [];
+  try {
+    agent.on('message', (_t, payload) => commands.push(decodeMessage('command', payload)));
+    await agent.subscribeAsync(nodeTopics.node('n1', 'cmd'), { qos: 1 });
+    const birth = { state: 'online' as const, session: 'sess-n1', ts: Date.now(), version: 'test', profile: 'p', dataUrl: 'ws://127.0.0.1:9' };
+    await agent.publishAsync(nodeTopics.node('n1', 'state'), Buffer.from(encodeMessage('node-state', birth)), { qos: 1, retain: true });
+    const deadline = Date.now() + 5_000;
+    while (!enough(commands) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await agent.publishAsync(nodeTopics.node('n1', 'state'), Buffer.alloc(0), { qos: 1, retain: true });
+  } finally {
+    await agent.endAsync();
+  }
+  return commands;
+}
+
+/** The service's /metrics text, from an HTTP server started for the call. */
+async function metricsOf(service: CoordinatorService): Promise<string> {
+  const http = await startCoordinatorHttp(service, '127.0.0.1', 0);
+  try {
+    return await (await fetch(`${http.url}/metrics`)).text();
+  } finally {
+    await http.close();
+  }
+}
+
 before(async () => {
   broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', logger: quiet });
 });
@@ -96,23 +128,11 @@ test('a replayed operator request is refused', async () => {
 
 test('a born node is asked for its report with a command it can verify, and /metrics and /healthz answer', async () => {
   const service = running.at(-1)!;
-  const agent = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  try {
-    const commands: Command[] = [];
-    agent.on('message', (_t, payload) => commands.push(decodeMessage('command', payload)));
-    await agent.subscribeAsync(topics.node('n1', 'cmd'), { qos: 1 });
-    const birth = { state: 'online' as const, session: 'sess-n1', ts: Date.now(), version: 'test', profile: 'p', dataUrl: 'ws://127.0.0.1:9' };
-    await agent.publishAsync(topics.node('n1', 'state'), Buffer.from(encodeMessage('node-state', birth)), { qos: 1, retain: true });
-    const deadline = Date.now() + 5_000;
-    while (commands.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    const command = commands[0]!;
-    assert.equal(command.type, 'report');
-    assert.equal(command.args.session, 'sess-n1');
-    createCommandVerifier({ key, cluster, node: 'n1' }).verify(command, Date.now());
-    await agent.publishAsync(topics.node('n1', 'state'), Buffer.alloc(0), { qos: 1, retain: true });
-  } finally {
-    await agent.endAsync();
-  }
+  const commands = await commandsAtBirth(cluster, (received) => received.length > 0);
+  const command = commands[0]!;
+  assert.equal(command.type, 'report');
+  assert.equal(command.args.session, 'sess-n1');
+  createCommandVerifier({ key, cluster, node: 'n1' }).verify(command, Date.now());
   const http = await startCoordinatorHttp(service, '127.0.0.1', 0);
   try {
     const metrics = await (await fetch(`${http.url}/metrics`)).text();
@@ -139,32 +159,14 @@ test('a coordinator with a failure history fits a calibration, shows it, and sen
   writeFileSync(join(dataDir, 'failure-history.jsonl'), pairs.join('\n') + '\n');
   const service = await CoordinatorService.start({ ...options(), cluster: calibrated, dataDir });
   running.push(service);
-  const calibratedTopics = clusterTopics(calibrated);
-  const agent = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  try {
-    const commands: Command[] = [];
-    agent.on('message', (_t, payload) => commands.push(decodeMessage('command', payload)));
-    await agent.subscribeAsync(calibratedTopics.node('n1', 'cmd'), { qos: 1 });
-    const birth = { state: 'online' as const, session: 'sess-n1', ts: Date.now(), version: 'test', profile: 'p', dataUrl: 'ws://127.0.0.1:9' };
-    await agent.publishAsync(calibratedTopics.node('n1', 'state'), Buffer.from(encodeMessage('node-state', birth)), { qos: 1, retain: true });
-    const deadline = Date.now() + 5_000;
-    while (!commands.some((c) => c.type === 'calibrate') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    const command = commands.find((c) => c.type === 'calibrate');
-    assert.ok(command && command.type === 'calibrate', `a calibrate command arrived (got ${commands.map((c) => c.type).join(', ')})`);
-    createCommandVerifier({ key, cluster: calibrated, node: 'n1' }).verify(command, Date.now());
-    assert.equal(command.args.pairs, 6);
-    assert.ok(command.args.shard.bias < -4 || (command.args.shard.weights.anomaly ?? 3) < 3, 'the fit moved the shard calibration away from scoring these as breaches');
-    await agent.publishAsync(calibratedTopics.node('n1', 'state'), Buffer.alloc(0), { qos: 1, retain: true });
-  } finally {
-    await agent.endAsync();
-  }
-  const http = await startCoordinatorHttp(service, '127.0.0.1', 0);
-  try {
-    const metrics = await (await fetch(`${http.url}/metrics`)).text();
-    for (const name of ['foreshard_failure_history_pairs 6', 'foreshard_calibration_pairs 6', 'foreshard_calibration_bias{unit="shard"}', 'foreshard_calibration_weight{unit="shard",feature="anomaly"}']) {
-      assert.ok(metrics.includes(name), `/metrics has ${name}`);
-    }
-  } finally {
-    await http.close();
+  const commands = await commandsAtBirth(calibrated, (received) => received.some((c) => c.type === 'calibrate'));
+  const command = commands.find((c) => c.type === 'calibrate');
+  assert.ok(command && command.type === 'calibrate', `a calibrate command arrived (got ${commands.map((c) => c.type).join(', ')})`);
+  createCommandVerifier({ key, cluster: calibrated, node: 'n1' }).verify(command, Date.now());
+  assert.equal(command.args.pairs, 6);
+  assert.ok(command.args.shard.bias < -4 || (command.args.shard.weights.anomaly ?? 3) < 3, 'the fit moved the shard calibration away from scoring these as breaches');
+  const metrics = await metricsOf(service);
+  for (const name of ['foreshard_failure_history_pairs 6', 'foreshard_calibration_pairs 6', 'foreshard_calibration_bias{unit="shard"}', 'foreshard_calibration_weight{unit="shard",feature="anomaly"}']) {
+    assert.ok(metrics.includes(name), `/metrics has ${name}`);
   }
 });
