@@ -279,7 +279,7 @@ export class E2eCluster {
     return [...this.parts.values()].map((part) => `==== ${part.name}\n${part.stderr().split('\n').slice(-40).join('\n')}`).join('\n');
   }
 
-  /** Kills every process, clears this run's retained messages, stops the broker, removes the directory (unless KEEP_E2E is set). */
+  /** Kills every process, clears this run's retained messages, stops the broker, removes the directory (unless KEEP_E2E is set: then it also writes `metrics.json`). */
   async stop(): Promise<void> {
     // SIGKILL also ends a process a scenario stopped with SIGSTOP.
     for (const part of this.parts.values()) if (part.child.exitCode === null && part.child.signalCode === null) part.child.kill('SIGKILL');
@@ -293,6 +293,8 @@ export class E2eCluster {
       await this.watcher.endAsync().catch(() => undefined);
     }
     await this.embedded?.close();
+    // With KEEP_E2E the nodes' published metrics are kept too, for replaying them through the scorer.
+    if (process.env.KEEP_E2E && this.metrics.length > 0) writeFileSync(join(this.dir, 'metrics.json'), JSON.stringify(this.metrics));
     if (!process.env.KEEP_E2E) rmSync(this.dir, { recursive: true, force: true });
   }
 }
