@@ -56,3 +56,15 @@ test('a store series that settles at a new level far under its SLO is not read a
     assert.ok(Math.max(...settled) < 0.5, `seed ${seed}: once settled at 7 ms, breach probabilities ${settled.map((b) => b.toFixed(2)).join(' ')}`);
   }
 });
+
+test('a burst that jumped within a few samples is not extrapolated at its peak slope', () => {
+  const random = seeded(3);
+  const model = new SeriesModel(defaultFitter(), { ...defaultSeriesModelOptions, windowSize: 200, refitEvery: 50, minFitSamples: 30 });
+  for (let t = 0; t < 100; t++) model.observe(0.1 + 0.01 * random.gauss());
+  // A CPU stall ratio jumping from 0.1 to 0.53 in four samples (seen in the soak on a busy machine).
+  for (const value of [0.2, 0.3, 0.45, 0.53, 0.53]) model.observe(value);
+  const forecast = model.recentForecast(20, 0.95)!;
+  const highest = Math.max(...forecast.mean);
+  // Without the bound the local linear trend forecast a ratio of about 7 twenty samples out in the soak.
+  assert.ok(highest < 1, `the regime-change forecast is a ratio of ${highest.toFixed(2)} twenty samples out`);
+});
