@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpDate } from '../common/date.js';
 import { EXPOSITION_CONTENT_TYPE, METRIC_PREFIX, metricsFamilies, writeExposition, type MetricFamilyInput, type MetricsSnapshot } from '../metrics/index.js';
 import type { DropCounts, Score } from '../protocol/index.js';
 import { AgentError } from './errors.js';
@@ -168,6 +169,8 @@ export interface AgentHttpServer {
 /** Serves `/metrics` and `/healthz` from `view()`. Throws `AGENT_HTTP_LISTEN` when the port cannot be opened. */
 export async function startHttpServer(host: string, port: number, view: () => AgentView, routes: Readonly<Record<string, HttpRoute>> = {}): Promise<AgentHttpServer> {
   const server: Server = createServer((request, response) => {
+    // The header node would write, formatted here: node's own formatting starts ICU (../common/date.ts).
+    response.setHeader('date', httpDate(Date.now()));
     const path = (request.url ?? '/').split('?')[0]!;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (route) route(request, response);

@@ -3,6 +3,8 @@
  * this so operators can grep one format. FORESHARD_LOG_LEVEL picks the floor (debug, info, warn,
  * error; default info), FORESHARD_LOG_FORMAT=json switches to one JSON object per line.
  */
+import { isoTimestamp } from './date.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -28,7 +30,7 @@ export function createLogger(component: string, sink: (line: string) => void = (
   const json = process.env.FORESHARD_LOG_FORMAT === 'json';
   const write = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     if (levelRank[level] < floor) return;
-    const ts = new Date().toISOString();
+    const ts = isoTimestamp(Date.now()); // what toISOString gives, without starting ICU (./date.ts)
     if (json) {
       sink(JSON.stringify({ ts, level, component, message, ...fields }) + '\n');
       return;
