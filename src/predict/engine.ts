@@ -246,11 +246,9 @@ export class ScoringEngine {
       run >= this.options.regimeChangeRun &&
       state.model.departed(direction, this.options.regimeChangeDeparture)
     ) {
-      // No further ahead than the recent window reaches back: a model of the last 20 samples says
-      // little about the 220 after them, and its random-walk interval, grown over such a horizon,
-      // read as a likely breach whenever a burst had widened it (a busy moment of the test machine
-      // gave forecasts of fsync p99 like 8 ms in [-94, 110]).
-      const recent = state.model.recentForecast(Math.min(horizonSteps, state.model.recentWindow), intervalLevel);
+      // It may be shorter than the horizon (SeriesModel.recentForecast says why); its explanation
+      // then shows its own last step.
+      const recent = state.model.recentForecast(horizonSteps, intervalLevel);
       const recentBreach = recent === undefined ? 0 : this.breachOf(recent, threshold, state);
       if (recent !== undefined && recentBreach > breach) {
         forecast = recent;

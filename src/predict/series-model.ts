@@ -129,24 +129,14 @@ function describeRegime(window: Float64Array): Regime {
 }
 
 /**
- * Keeps a regime-change forecast within the change its window has seen: its mean no further than
- * the window's range from the latest value, its interval no wider than that range either side. A
- * steady ramp rises by about as much over the next window as over the last, so it is still
- * extrapolated to its threshold; a burst that jumped within a few samples is not extrapolated at
- * its peak slope (a cpu_stall_ratio of 0.5 had been forecast at 7, and an fsync p99 of 3 ms at
- * [-7, 26] ms, on a healthy node of the soak).
+ * Clamps a forecast in place: each step's mean into [`lowest`, `highest`], and its interval to at
+ * most `widest` either side of that mean. Both the sliding-window forecast (to its window) and the
+ * regime-change forecast (to its window's change) are bounded this way.
  */
-function boundToChange(forecast: ArimaForecast, latest: number, window: Float64Array): ArimaForecast {
-  let low = Infinity;
-  let high = -Infinity;
-  for (const value of window) {
-    low = Math.min(low, value);
-    high = Math.max(high, value);
-  }
-  const range = Math.max(high, latest) - Math.min(low, latest);
+function clampForecast(forecast: ArimaForecast, lowest: number, highest: number, widest: number): ArimaForecast {
   for (let step = 0; step < forecast.mean.length; step++) {
-    const mean = Math.min(latest + range, Math.max(latest - range, forecast.mean[step]!));
-    const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, range);
+    const mean = Math.min(highest, Math.max(lowest, forecast.mean[step]!));
+    const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, widest);
     forecast.mean[step] = mean;
     forecast.lower[step] = mean - halfWidth;
     forecast.upper[step] = mean + halfWidth;
@@ -342,20 +332,25 @@ export class SeriesModel {
     return seasonal.sigma2 < plain.sigma2 ? { model: seasonal, period } : { model: plain, period: 0 };
   }
 
-  /** Samples the regime-change model is fitted on. */
-  get recentWindow(): number {
-    return this.options.recentWindow ?? defaultRecentWindow;
-  }
-
   /**
    * The regime-change forecast: a model fitted now on only the last `recentWindow` samples, by AIC
    * over {@link recentOrderGrid}. The sliding-window model describes the regime it was fitted on;
    * when its residuals turn anomalous that regime has ended (a disk slowing down, a queue filling)
    * and it would forecast a return to the old level until its next refit. Undefined before the
    * window has filled, or when the kernel cannot fit it (the caller keeps the main forecast).
+   *
+   * It is bounded twice. It reaches no further ahead than its window reaches back (at most
+   * `recentWindow` of the `steps` asked for): 20 samples say little about the 220 after them, and a
+   * random walk's interval grown over such a horizon read as a likely breach whenever a burst had
+   * widened it (fsync p99 at 8 ms forecast in [-94, 110] ms on a busy test machine). And it stays
+   * within the change its window has seen: the mean no further than the window's range from the
+   * latest value, the interval no wider than that range either side. A steady ramp rises by about
+   * as much over the next window as over the last, so it is still extrapolated to its threshold; a
+   * burst that jumped within a few samples is not extrapolated at its peak slope (a cpu_stall_ratio
+   * of 0.5 had been forecast at 7 on a healthy node of the soak).
    */
   recentForecast(steps: number, level: number): ArimaForecast | undefined {
-    const length = this.recentWindow;
+    const length = this.options.recentWindow ?? defaultRecentWindow;
     // A running median of three over the samples before the newest: a ramp survives it, a lone
     // spike (a GC pause, one slow fsync) does not, so one outlier is never extrapolated into a
     // trend. The newest sample has no successor to take a median with, so it is left out.
@@ -368,7 +363,15 @@ export class SeriesModel {
     try {
       const model = this.fitter.selectArima(window, recentOrderGrid);
       this.fits++;
-      return boundToChange(model.forecast(steps, level), this.lastValue, window);
+      const latest = this.lastValue;
+      let lowest = latest;
+      let highest = latest;
+      for (const value of window) {
+        lowest = Math.min(lowest, value);
+        highest = Math.max(highest, value);
+      }
+      const range = highest - lowest;
+      return clampForecast(model.forecast(Math.min(steps, length), level), latest - range, latest + range, range);
     } catch (error) {
       if ((error as { code?: unknown }).code === undefined) throw error;
       this.fitFailures++;
@@ -395,15 +398,7 @@ export class SeriesModel {
     const regime = this.regime;
     if (regime === undefined) return forecast;
     const span = regime.high - regime.low;
-    const widest = this.halfWidthFor(regime.spread);
-    for (let step = 0; step < forecast.mean.length; step++) {
-      const mean = Math.min(regime.high + span, Math.max(regime.low - span, forecast.mean[step]!));
-      const halfWidth = Math.min((forecast.upper[step]! - forecast.lower[step]!) / 2, widest);
-      forecast.mean[step] = mean;
-      forecast.lower[step] = mean - halfWidth;
-      forecast.upper[step] = mean + halfWidth;
-    }
-    return forecast;
+    return clampForecast(forecast, regime.low - span, regime.high + span, this.halfWidthFor(regime.spread));
   }
 
   /**
