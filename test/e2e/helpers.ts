@@ -5,7 +5,7 @@
 // a CLI runner; and `stop()`, which kills every process it started (call it in `after`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,34 @@ export interface SeenState {
   seenAtMs: number;
   state: string;
   session: string;
+}
+
+/** An SLO as a profile states it. */
+export type Slo = { max?: number; min?: number };
+
+/**
+ * generic-x86-server with its host CPU SLOs (CPU, CPU stall, I/O stall) raised for the shared 2-core
+ * test machine, whose CPU the e2e scenarios genuinely saturate at times; its store SLOs as shipped.
+ * Written to a temporary file: its path, and its SLOs.
+ */
+export function sharedHostProfile(options: { sampleIntervalMs?: number } = {}): { path: string; slo: Record<string, Slo> } {
+  const generic = JSON.parse(readFileSync(new URL('../../../firmware-profiles/generic-x86-server.json', import.meta.url), 'utf8')) as { name: string; slo: Record<string, Slo>; sampling: { sampleIntervalMs: number } };
+  delete (generic as { $schema?: string }).$schema;
+  generic.name = 'generic-x86-server-on-shared-ci';
+  generic.slo.cpu_utilization = { max: 0.999 };
+  generic.slo.cpu_stall_ratio = { max: 0.95 };
+  generic.slo.io_stall_ratio = { max: 0.95 };
+  if (options.sampleIntervalMs !== undefined) generic.sampling.sampleIntervalMs = options.sampleIntervalMs;
+  const path = join(mkdtempSync(join(tmpdir(), 'foreshard-e2e-profile-')), 'shared-ci-host.json');
+  writeFileSync(path, JSON.stringify(generic, null, 2));
+  return { path, slo: generic.slo };
+}
+
+/** The node that is primary of the most shards (ties: the lowest id), and those shards. */
+export function mostPrimaries(table: RoutingTable): [string, number[]] {
+  const primaries = new Map<string, number[]>();
+  for (const route of table.shards) if (route.primary !== null) primaries.set(route.primary, [...(primaries.get(route.primary) ?? []), route.id]);
+  return [...primaries.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]!;
 }
 
 /** A cluster of real processes under one temporary directory. */

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
-import { E2eCluster, waitFor } from './helpers.js';
+import { E2eCluster, mostPrimaries, waitFor } from './helpers.js';
 import { pauseSummary, readBack, startWorkload, type Workload } from './workload.js';
 
 const shardCount = 8;
@@ -45,10 +45,7 @@ export function nodeFailureScenario(kind: 'crash' | 'hang', broker: 'embedded' |
       const load = startWorkload(client!, { opsPerSecond: 400, prefix: kind, shardCount });
       workload = load;
       await waitFor('writes under way', () => load.acknowledged.size > 600, 20_000);
-      const before = cluster.latestRouting()!;
-      const primaries = new Map<string, number[]>();
-      for (const route of before.shards) primaries.set(route.primary!, [...(primaries.get(route.primary!) ?? []), route.id]);
-      const [victim, victimShards] = [...primaries.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]!;
+      const [victim, victimShards] = mostPrimaries(cluster.latestRouting()!);
       const affected = new Set(victimShards);
       const tablesBefore = cluster.routing.length;
 

@@ -27,13 +27,9 @@
 // then its own, so the store's p99 crosses 50 ms only 4-7 s into the ramp, and the sampling interval
 // is the profile's knob for how fast a node's predictor reacts.
 import { after, before, describe, test } from 'node:test';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
-import type { RoutingTable } from '../../src/protocol/index.js';
-import { E2eCluster, reachable, waitFor } from './helpers.js';
+import { E2eCluster, mostPrimaries, reachable, sharedHostProfile, waitFor, type Slo } from './helpers.js';
 import { pauseSummary, readBack, startWorkload, type Workload } from './workload.js';
 
 const mosquittoReachable = await reachable('127.0.0.1', 1883);
@@ -47,32 +43,8 @@ const warmUpMs = 35_000;
 const breachLookbackMs = 5_000;
 const diskSeries = new Set(['store_fsync_ms_p99', 'store_latency_ms_p99', 'disk_await_ms']);
 
-/** An SLO as a profile states it. */
-type Slo = { max?: number; min?: number };
-
-/** generic-x86-server with host CPU SLOs raised for a shared test machine (see the header): its path and its SLOs. */
-function sharedHostProfile(): { path: string; slo: Record<string, Slo> } {
-  const generic = JSON.parse(readFileSync(new URL('../../../firmware-profiles/generic-x86-server.json', import.meta.url), 'utf8')) as { name: string; slo: Record<string, Slo> };
-  delete (generic as { $schema?: string }).$schema;
-  generic.name = 'generic-x86-server-on-shared-ci';
-  generic.slo.cpu_utilization = { max: 0.999 };
-  generic.slo.cpu_stall_ratio = { max: 0.95 };
-  generic.slo.io_stall_ratio = { max: 0.95 };
-  (generic as unknown as { sampling: { sampleIntervalMs: number } }).sampling.sampleIntervalMs = 500;
-  const path = join(mkdtempSync(join(tmpdir(), 'foreshard-e2e-profile-')), 'shared-ci-host.json');
-  writeFileSync(path, JSON.stringify(generic, null, 2));
-  return { path, slo: generic.slo };
-}
-
 /** The ramp of the issue's scenario: every fsync delayed by 1 ms rising to 200 ms over 60 s. */
 const rampFault = { fault: 'disk-latency', ramp: { fromMs: 1, toMs: 200, overMs: 60_000 } };
-
-/** The node that is primary of the most shards (ties: the lowest id), and those shards. */
-function mostPrimaries(table: RoutingTable): [string, number[]] {
-  const primaries = new Map<string, number[]>();
-  for (const route of table.shards) if (route.primary !== null) primaries.set(route.primary, [...(primaries.get(route.primary) ?? []), route.id]);
-  return [...primaries.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))[0]!;
-}
 
 /** Whether a sample is past an SLO: above its max, or below its min. */
 function pastSlo(series: Readonly<Record<string, number>>, slo: Readonly<Record<string, Slo>>): string[] {
@@ -84,7 +56,7 @@ function pastSlo(series: Readonly<Record<string, number>>, slo: Readonly<Record<
 
 function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: string | false): void {
   describe(`predictive switch under a disk latency ramp on ${brokerName}`, { skip }, () => {
-    const profile = sharedHostProfile();
+    const profile = sharedHostProfile({ sampleIntervalMs: 500 });
     const cluster = new E2eCluster({ label: `predict-${brokerName}`, broker, profile: profile.path, watchNodes: true });
     let client: ForeshardClient | undefined;
     let workload: Workload | undefined;

@@ -21,32 +21,18 @@
 // that follow it. Those are printed and counted, not failed: the issue's stricter "zero switches"
 // holds only on a host whose disk does not stall, which this one cannot promise.
 import { after, before, describe, test } from 'node:test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
 import { decodeMessage, type ExplainedProbability, type Incident } from '../../src/protocol/index.js';
-import { E2eCluster, waitFor } from './helpers.js';
+import { E2eCluster, sharedHostProfile } from './helpers.js';
 import { readBack, startWorkload, type Workload } from './workload.js';
 
 const shardCount = 8;
 const soakMs = 120_000;
 const opsPerSecond = 200;
-
-/** generic-x86-server with host CPU SLOs raised for a shared test machine (see the header). */
-function sharedHostProfile(): string {
-  const generic = JSON.parse(readFileSync(new URL('../../../firmware-profiles/generic-x86-server.json', import.meta.url), 'utf8')) as { name: string; slo: Record<string, { max?: number }> };
-  delete (generic as { $schema?: string }).$schema;
-  generic.name = 'generic-x86-server-on-shared-ci';
-  generic.slo.cpu_utilization = { max: 0.999 };
-  generic.slo.cpu_stall_ratio = { max: 0.95 };
-  generic.slo.io_stall_ratio = { max: 0.95 };
-  const path = join(mkdtempSync(join(tmpdir(), 'foreshard-e2e-profile-')), 'shared-ci-host.json');
-  writeFileSync(path, JSON.stringify(generic, null, 2));
-  return path;
-}
 
 /** The highest probability seen, where and when, and what drove it. */
 interface Peak {
@@ -72,7 +58,7 @@ const soakSkip = process.env.FORESHARD_E2E_SOAK === '0' ? 'FORESHARD_E2E_SOAK=0'
 if (soakSkip) console.log(`healthy soak: skipped: ${soakSkip}`);
 
 describe('healthy soak on aedes', { skip: soakSkip }, () => {
-  const profile = sharedHostProfile();
+  const profile = sharedHostProfile().path;
   const cluster = new E2eCluster({ label: 'soak', profile });
   let client: ForeshardClient | undefined;
   let workload: Workload | undefined;
