@@ -4,6 +4,7 @@
  * shard's buffer while it is paused or its primary is fenced, and on MOVED (or STALE_EPOCH,
  * UNKNOWN_SHARD) the routing table is refreshed and the request retried once.
  */
+import { performance } from 'node:perf_hooks';
 import type { ClientRequest, ClientResponse, DataPortError, ShardRoute } from '../protocol/index.js';
 import { GatewayError, failureOf, unavailable } from './errors.js';
 import { OP_HANDLERS, type DataSuccess, type OpHandler } from './ops/index.js';
@@ -16,6 +17,11 @@ import type { Logger } from '../common/log.js';
 export const MAX_FORWARD_PASSES = 8;
 /** Re-routes after MOVED per request (DESIGN: refresh and retry once). */
 export const MAX_MOVED_RETRIES = 1;
+/**
+ * While a primary cannot be reached, a request waiting for the failover looks again at least this
+ * often (sooner when routing changes): a connection that failed for a moment is tried again.
+ */
+export const LOST_RECHECK_MS = 250;
 
 /** What forwarding needs from the gateway. */
 export interface ForwardContext {
@@ -25,6 +31,8 @@ export interface ForwardContext {
   /** Asks the broker for the retained routing table again. */
   refreshRouting(): void;
   routingRefreshTimeoutMs: number;
+  /** Longest a request waits for a failover when its primary cannot be reached (as in a paused shard's buffer). */
+  maxPauseMs: number;
   retryAfterMs: number;
   requestTimeoutMs: number;
   /** Counts each data port error code seen, for `/metrics`. */
@@ -61,6 +69,8 @@ class Forwarding implements UpstreamListener {
   /** The routing version the request was last sent under, and the primary and epoch it went to. */
   private sentAtVersion = -1;
   private sentTo: { primary: string; epoch: number } | null = null;
+  /** When the request first found its primary unreachable (`performance.now()` ms), or -1. */
+  private lostSinceMs = -1;
 
   constructor(
     private readonly context: ForwardContext,
@@ -131,6 +141,7 @@ class Forwarding implements UpstreamListener {
       this.context.countUpstreamError(outcome.kind === 'timeout' ? 'TIMEOUT_RESENT' : 'LOST_RESENT');
       return 'again';
     }
+    if (outcome.kind === 'lost' && this.holdForFailover()) return 'waiting';
     const answer = settle(this.context, outcome);
     if (answer === 'fenced') {
       this.context.buffers.fence(this.shard, this.sentAtVersion);
@@ -143,6 +154,29 @@ class Forwarding implements UpstreamListener {
     // waitForNewer never rejects: after its timeout the next pass routes by whatever table is held.
     void this.context.view.waitForNewer(this.sentAtVersion, this.context.routingRefreshTimeoutMs).then(() => this.pass());
     return 'waiting';
+  }
+
+  /**
+   * The primary's connection is lost (it died, or the link failed) and routing still names it. The
+   * coordinator will fail the shard over once the node's will arrives or its heartbeats stop, so
+   * the request waits for that, up to `maxPauseMs` from the first loss, like a request in a paused
+   * shard's buffer. It looks again on every routing change and every {@link LOST_RECHECK_MS}: a
+   * newer route sends it to the new primary (the resend is safe for the reason given above), the
+   * same route tries the same primary again. False once the wait is used up: the loss is answered.
+   */
+  private holdForFailover(): boolean {
+    const nowMs = performance.now();
+    if (this.lostSinceMs < 0) {
+      this.lostSinceMs = nowMs;
+      this.context.countUpstreamError('LOST_HELD');
+    }
+    const leftMs = this.lostSinceMs + this.context.maxPauseMs - nowMs;
+    if (leftMs <= 0) return false;
+    // A wait for the primary, not a routing change: it does not use up one of the request's passes.
+    this.passes--;
+    const { view } = this.context;
+    void view.waitForNewer(view.version, Math.min(leftMs, LOST_RECHECK_MS)).then(() => this.pass());
+    return true;
   }
 
   /** True when the table now names another primary, at a newer epoch, than the one it was sent to. */

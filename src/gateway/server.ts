@@ -63,7 +63,7 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
   });
   const forward: ForwardContext = {
     view, buffers, upstream, refreshRouting: () => subscription.refresh(),
-    routingRefreshTimeoutMs: options.routingRefreshTimeoutMs, retryAfterMs: options.retryAfterMs, requestTimeoutMs: options.requestTimeoutMs,
+    routingRefreshTimeoutMs: options.routingRefreshTimeoutMs, maxPauseMs: options.maxPauseMs, retryAfterMs: options.retryAfterMs, requestTimeoutMs: options.requestTimeoutMs,
     countUpstreamError: (code) => metrics.countUpstreamError(code), logger,
   };
   let inFlight = 0;
