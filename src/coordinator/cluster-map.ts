@@ -20,6 +20,8 @@ export interface NodeInfo {
   dataUrl: string;
   profile: string;
   lastHeartbeatMs: number;
+  /** The sampling interval its metrics announce (`intervalMs`), 0 until they arrive. */
+  intervalMs: number;
   /** The node failure probability of its last score, 0 until one arrives. */
   failureP: number;
   failureTop: ScoreContribution[];
@@ -29,6 +31,16 @@ export interface NodeInfo {
   lowRiskSinceMs: number | null;
   /** When the will arrived or heartbeats stopped, for the outcome of incidents. */
   downSinceMs: number | null;
+}
+
+/** A node is suspected after this many of its sampling intervals without a heartbeat (when longer than the timeout). */
+export const HEARTBEAT_MISSED_INTERVALS = 3;
+/** Sampling intervals above this are taken as this, so a bad value cannot keep a dead node "online" for long. */
+export const MAX_TRUSTED_INTERVAL_MS = 60_000;
+
+/** How long `node` may stay silent before it is suspected. */
+export function silenceLimitMs(node: NodeInfo, timeoutMs: number): number {
+  return Math.max(timeoutMs, HEARTBEAT_MISSED_INTERVALS * node.intervalMs);
 }
 
 /** How a birth changed the map, so the parent can react. */
@@ -62,6 +74,7 @@ export class ClusterMap {
         dataUrl: message.dataUrl,
         profile: message.profile,
         lastHeartbeatMs: nowMs,
+        intervalMs: 0,
         failureP: 0,
         failureTop: [],
         lastScoreTs: -Infinity,
@@ -96,21 +109,26 @@ export class ClusterMap {
    * the process dead: a stopped one gets it too, and when it resumes, its will may reach the
    * coordinator after its new birth. Its heartbeats then say it lives.
    */
-  heartbeat(name: string, nowMs: number): boolean {
+  heartbeat(name: string, nowMs: number, intervalMs?: number): boolean {
     const known = this.nodes.get(name);
     if (!known) return false;
     known.lastHeartbeatMs = nowMs;
+    if (intervalMs !== undefined) known.intervalMs = Math.min(intervalMs, MAX_TRUSTED_INTERVAL_MS);
     if (known.liveness === 'online') return false;
     known.liveness = 'online';
     known.downSinceMs = null;
     return true;
   }
 
-  /** Marks online nodes whose heartbeats stopped as suspect, and returns them. */
+  /**
+   * Marks online nodes whose heartbeats stopped as suspect, and returns them. A node is silent too
+   * long after `timeoutMs`, or after {@link HEARTBEAT_MISSED_INTERVALS} of its own sampling
+   * intervals when that is longer: a node that samples every 5 s is not suspected between samples.
+   */
   sweepHeartbeats(nowMs: number, timeoutMs: number): NodeInfo[] {
     const stopped: NodeInfo[] = [];
     for (const node of this.nodes.values()) {
-      if (node.liveness === 'online' && nowMs - node.lastHeartbeatMs > timeoutMs) {
+      if (node.liveness === 'online' && nowMs - node.lastHeartbeatMs > silenceLimitMs(node, timeoutMs)) {
         node.liveness = 'suspect';
         node.downSinceMs = nowMs;
         stopped.push(node);

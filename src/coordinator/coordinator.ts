@@ -192,7 +192,7 @@ export class CoordinatorCore implements PlacementHost {
       case 'node-state': return this.onNodeState(event.node, event.message);
       case 'score': return this.onScore(event.node, event.message);
       case 'metrics':
-        this.onHeartbeat(event.node);
+        this.onHeartbeat(event.node, event.message.intervalMs);
         return;
       case 'cmd-result': return this.onCommandResult(event.node, event.message);
       case 'tick': return this.onTick();
@@ -238,13 +238,13 @@ export class CoordinatorCore implements PlacementHost {
     if (change === 'restarted') this.notifyNode(node, 'up');
   }
 
-  private onHeartbeat(node: string): NodeInfo | null {
+  private onHeartbeat(node: string, intervalMs?: number): NodeInfo | null {
     const info = this.cluster.get(node);
     if (!info) {
       this.stats.unknownNodeMessages++;
       return null;
     }
-    if (this.cluster.heartbeat(node, this.nowMs)) {
+    if (this.cluster.heartbeat(node, this.nowMs, intervalMs)) {
       // Back from silence (a hang, a partition): it may have missed commands, and may even still
       // take writes at an epoch a failover passed over, so it is asked where its replicas stand.
       if (this.running && !this.reportsAwaited.has(node)) this.askReport(node);

@@ -20,7 +20,10 @@ export interface CoordinatorOptions {
   stepTimeoutMs: number;
   /** Attempts of one step before the switch takes its safe way out. */
   maxStepAttempts: number;
-  /** A node with no score or metrics for this long is suspected dead. */
+  /**
+   * A node with no score or metrics for this long is suspected dead; for a node whose metrics
+   * announce a sampling interval over a third of this, three of its intervals.
+   */
   heartbeatTimeoutMs: number;
   /** Agents refuse commands older than this; a restarted coordinator waits it out before acting. */
   commandMaxAgeMs: number;

@@ -43,6 +43,21 @@ test('heartbeats that stop are enough to fail over, without waiting for the will
   assert.notEqual(world.core.routing.get(1)!.primary, 'n0001');
 });
 
+test('a node that samples every 5 s is not suspected between its samples, and is after three it missed', () => {
+  // The edge profile samples every 5 s, as long as the default heartbeat timeout: with jitter in
+  // delivery, a fixed 5 s limit suspected such a node (and failed its primaries over) between samples.
+  const world = new SimWorld({ seed: 21, nodes: 3, shards: 3, shadowsPerShard: 1, scoreIntervalMs: 5_000, sendMetrics: true, maxDelayMs: 200, willDelayMs: 120_000, coordinator: { heartbeatTimeoutMs: 5_000, rebalance: false, preReplicate: false } });
+  world.runUntil(180_000);
+  assert.deepEqual([...world.incidents.values()].map((i) => `${i.kind} ${i.reason}`), [], 'no failover of a healthy, slow-sampling node');
+  crashAt(world, 'n0001', 180_000);
+  world.runUntil(240_000);
+  const incident = [...world.incidents.values()].find((i) => i.kind === 'failover');
+  assert.ok(incident, 'a failover started');
+  assert.match(incident.reason, /heartbeats/);
+  const silentMs = incident.openedAtMs - 180_000;
+  assert.ok(silentMs > 10_000 && silentMs <= 20_500, `suspected after three missed 5 s samples: ${silentMs} ms after the crash`);
+});
+
 test('a hung primary is passed over on heartbeat loss; when it resumes it is fenced and acknowledges nothing', () => {
   // Two shadows per shard: a shadow left unfenced would still take the resumed primary's writes.
   const world = new SimWorld({ seed: 11, nodes: 4, shards: 4, shadowsPerShard: 2, writeRate: 0.9, willDelayMs: 30_000, coordinator: { heartbeatTimeoutMs: 3_000, rebalance: false, preReplicate: false } });

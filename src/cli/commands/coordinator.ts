@@ -108,7 +108,7 @@ export const coordinatorCommand: Command = {
     'switch-cooldown-ms': { type: 'string', description: 'minimum time between two switches of a shard', default: String(d.switchCooldownMs), valueName: '<ms>' },
     'max-switches-in-flight': { type: 'string', description: 'cluster-wide limit on planned switches in flight', default: String(d.maxSwitchesInFlight), valueName: '<n>' },
     'step-timeout-ms': { type: 'string', description: 'how long one command may take before it is retried', default: String(d.stepTimeoutMs), valueName: '<ms>' },
-    'heartbeat-timeout-ms': { type: 'string', description: 'a node silent this long is suspected dead', default: String(d.heartbeatTimeoutMs), valueName: '<ms>' },
+    'heartbeat-timeout-ms': { type: 'string', description: 'a node silent this long (or for 3 of its sampling intervals, if longer) is suspected dead', default: String(d.heartbeatTimeoutMs), valueName: '<ms>' },
     'tick-ms': { type: 'string', description: `decision tick (${minTickMs}..${maxTickMs})`, default: '200', valueName: '<ms>' },
     'no-pre-replicate': { type: 'boolean', description: 'never add extra shadows for risky nodes', default: false },
     'no-rebalance': { type: 'boolean', description: 'never move replicas to spread load', default: false },

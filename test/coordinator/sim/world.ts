@@ -55,6 +55,8 @@ export interface SimConfig {
   placement?: (shard: number, nodes: readonly string[]) => string[];
   /** Start with empty agents and no retained routing: the coordinator creates the cluster (`shardCount`). */
   createCluster?: boolean;
+  /** Also publish each agent's metrics (with `intervalMs`) next to its score, as real agents do. */
+  sendMetrics?: boolean;
   /** Scripted scores: the failure probability of `node` now (used for its shards too), or null for the default. */
   scoreOf?: (node: string, nowMs: number) => number | null;
   /** Scripted faults: true drops this command on its way to `node`. */
@@ -324,6 +326,7 @@ export class SimWorld implements AgentHost {
       for (const shard of agent.replicas.keys()) shards[String(shard)] = { p: scripted ?? Math.min(1, p + this.random.next() * 0.02), top: explain(p), features: { breach: p, anomaly: p, node: p } };
       const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p), features: { breach: p, anomaly: p } }, shards };
       this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
+      if (this.config.sendMetrics) this.send(() => this.deliverToCoordinator({ kind: 'metrics', node: name, message: { ts: this.now, intervalMs: this.config.scoreIntervalMs, series: {} } }));
       if (scripted === null && agent.degradation >= 0.97 && !this.frozen && this.random.chance(0.2)) {
         if ([...this.agents.values()].every((a) => a.up && !a.hung)) this.crash(agent);
         else agent.degradation = 0;
