@@ -117,9 +117,9 @@ export class Scorer {
   score(ts: number, heldShards: readonly number[]): Score {
     const held = heldShards.slice(0, MAX_SHARDS_PER_SCORE);
     const result = this.engine.score(held);
-    const node = this.explained(result.node);
+    const node = this.explained(result.node, result.horizonSteps);
     const shards: Record<string, ExplainedProbability> = {};
-    for (const shard of held) shards[String(shard)] = this.explained(result.shards[String(shard)]!);
+    for (const shard of held) shards[String(shard)] = this.explained(result.shards[String(shard)]!, result.horizonSteps);
     return { ts, horizonS: this.profile.prediction.horizonS, node, shards };
   }
 
@@ -157,10 +157,10 @@ export class Scorer {
     this.counts.observations += 1;
   }
 
-  private explained(unit: ScoredUnit): ExplainedProbability {
+  private explained(unit: ScoredUnit, horizonSteps: number): ExplainedProbability {
     const top: ExplanationEntry[] = [];
     for (const explanation of unit.top) {
-      const entry = toEntry(explanation, this.known.get(explanation.series) ?? 'above');
+      const entry = toEntry(explanation, this.known.get(explanation.series) ?? 'above', horizonSteps, this.profile.sampling.sampleIntervalMs);
       if (entry === undefined) {
         if (explanation.threshold !== null) this.counts.droppedExplanations += 1;
         continue;
@@ -177,9 +177,12 @@ function clamp01(value: number): number {
   return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
 }
 
-/** The wire form of one explanation, or undefined when it has no threshold or a number is not finite. */
-function toEntry(explanation: Explanation, direction: 'above' | 'below'): ExplanationEntry | undefined {
-  const { series, value, forecast, lower, upper, threshold } = explanation;
+/**
+ * The wire form of one explanation, or undefined when it has no threshold or a number is not
+ * finite. A forecast short of the horizon says how far ahead it is (`forecastS`).
+ */
+function toEntry(explanation: Explanation, direction: 'above' | 'below', horizonSteps: number, sampleIntervalMs: number): ExplanationEntry | undefined {
+  const { series, value, forecast, lower, upper, threshold, steps } = explanation;
   if (threshold === null || ![value, forecast, lower, upper, threshold].every(Number.isFinite)) return undefined;
   return {
     series,
@@ -187,6 +190,7 @@ function toEntry(explanation: Explanation, direction: 'above' | 'below'): Explan
     forecast,
     lower,
     upper,
+    ...(steps < horizonSteps ? { forecastS: (steps * sampleIntervalMs) / 1000 } : {}),
     threshold,
     direction,
     breachProbability: clamp01(explanation.breachProbability),

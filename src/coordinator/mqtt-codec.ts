@@ -143,6 +143,7 @@ function toExplanation(driver: Incident['drivers'][number]): ExplanationEntry {
     threshold: driver.threshold,
     share: driver.share,
   };
+  if (driver.forecastS !== undefined) entry.forecastS = driver.forecastS;
   if (driver.direction !== undefined) entry.direction = driver.direction;
   if (driver.breachProbability !== undefined) entry.breachProbability = driver.breachProbability;
   if (driver.anomalyLikelihood !== undefined) entry.anomalyLikelihood = driver.anomalyLikelihood;

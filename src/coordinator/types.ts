@@ -25,6 +25,8 @@ export interface ScoreContribution {
   /** The bounds of the forecast's prediction interval. */
   lower?: number;
   upper?: number;
+  /** How far ahead the forecast is, in seconds, when short of the score's horizon. */
+  forecastS?: number;
   /** Which side of the threshold is a breach (absent: above). */
   direction?: 'above' | 'below';
   breachProbability?: number;

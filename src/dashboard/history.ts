@@ -18,6 +18,8 @@ export interface ScorePoint {
   forecast?: number;
   lower?: number;
   upper?: number;
+  /** How far ahead the forecast is, in seconds, when short of the horizon (a regime change's forecast). */
+  forecastS?: number;
   threshold?: number;
   /** The model revision that added this point. */
   rev: number;

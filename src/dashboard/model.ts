@@ -108,7 +108,7 @@ const LAG_SERIES = /^shard\.(\d+)\.replication_lag_ms$/;
 function pointFrom(probability: ExplainedProbability, ts: number, node: string, rev: number): ScorePoint {
   const top = probability.top[0];
   const point: ScorePoint = { ts, p: probability.p, node, rev };
-  if (top) Object.assign(point, { series: top.series, value: top.value, forecast: top.forecast, lower: top.lower, upper: top.upper, threshold: top.threshold });
+  if (top) Object.assign(point, { series: top.series, value: top.value, forecast: top.forecast, lower: top.lower, upper: top.upper, threshold: top.threshold }, top.forecastS === undefined ? {} : { forecastS: top.forecastS });
   return point;
 }
 

@@ -114,7 +114,8 @@ function spark(points, w, h){
   return '<svg width="100%" height="'+h+'" viewBox="0 0 '+w+' '+h+'" preserveAspectRatio="none"><line x1="0" x2="'+w+'" y1="'+(h-1-SWITCH_P*(h-2))+'" y2="'+(h-1-SWITCH_P*(h-2))+'" stroke="#f8514955" stroke-dasharray="3 3"/><path d="'+d+'" fill="none" stroke="'+riskColor(last.p)+'" stroke-width="1.6" vector-effect="non-scaling-stroke"/></svg>';
 }
 function driverText(top){if(!top||!top.length)return '<span class="muted">no drivers reported</span>';var t=top[0];
-  return esc(t.series)+' <span class="num">'+fmtN(t.value)+' → '+fmtN(t.forecast)+'</span> <span class="muted">/ '+fmtN(t.threshold)+'</span>'}
+  return esc(t.series)+' <span class="num">'+fmtN(t.value)+' → '+fmtN(t.forecast)+'</span>'+aheadText(t)+' <span class="muted">/ '+fmtN(t.threshold)+'</span>'}
+function aheadText(t){return t.forecastS==null?'':' <span class="muted">in '+fmtN(t.forecastS)+' s</span>'}
 
 function renderHeader(){
   var c=S.coordinator, online=S.nodes.filter(function(n){return nodeStatus(n)==="online"}).length;
@@ -182,12 +183,13 @@ function driverChart(points, horizonS){
   if(!points||!points.length)return '<div class="empty">No driver series reported yet.</div>';
   var series=points[points.length-1].series; if(!series)return '<div class="empty">The latest score names no driver.</div>';
   var pts=points.filter(function(p){return p.series===series}), last=pts[pts.length-1], hz=(horizonS||60)*1000;
+  var ahead=last.forecastS!=null?last.forecastS*1000:hz;
   var t0=Math.min(pts[0].ts,last.ts-60000),t1=last.ts+hz,span=Math.max(1,t1-t0);
   var vals=[last.threshold,last.lower,last.upper,last.forecast];pts.forEach(function(p){vals.push(p.value)});
   var lo=Math.min.apply(null,vals),hi=Math.max.apply(null,vals);if(hi-lo<1e-9){hi=lo+1}var pad=(hi-lo)*0.08,nonNegative=lo>=0;lo-=pad;hi+=pad;if(nonNegative&&lo<0)lo=0;
   var X=function(t){return L+(t-t0)/span*w},Y=function(v){return T+(hi-v)/(hi-lo)*h};
   var line="";pts.forEach(function(p,i){line+=(i?"L":"M")+X(p.ts).toFixed(1)+","+Y(p.value).toFixed(1)});
-  var xl=X(last.ts),xf=X(t1);
+  var xl=X(last.ts),xf=X(last.ts+ahead);
   var cone='<path d="M'+xl+','+Y(last.value)+'L'+xf+','+Y(last.upper)+'L'+xf+','+Y(last.lower)+'Z" fill="var(--accent)" opacity=".18"/>'+
     '<line x1="'+xl+'" y1="'+Y(last.value)+'" x2="'+xf+'" y2="'+Y(last.forecast)+'" stroke="var(--accent)" stroke-width="2" stroke-dasharray="6 4"/>'+
     '<line x1="'+xf+'" x2="'+xf+'" y1="'+Y(last.upper)+'" y2="'+Y(last.lower)+'" stroke="var(--accent)" stroke-width="2"/>'+
@@ -195,7 +197,7 @@ function driverChart(points, horizonS){
   var ticks=[0,1,2,3,4].map(function(i){var v=lo+(hi-lo)*i/4;return '<line x1="'+L+'" x2="'+(W-R)+'" y1="'+Y(v)+'" y2="'+Y(v)+'" stroke="#21262d"/><text x="'+(L-6)+'" y="'+(Y(v)+4)+'" text-anchor="end">'+fmtN(v)+'</text>'}).join("");
   var breach=(last.forecast>=last.threshold)||(last.upper>=last.threshold);
   return '<svg width="100%" viewBox="0 0 '+W+' '+Hh+'">'+ticks+
-    '<rect x="'+xl+'" y="'+T+'" width="'+(xf-xl)+'" height="'+h+'" fill="#58a6ff0a"/><text x="'+(xl+4)+'" y="'+(T+12)+'" style="fill:var(--accent)">forecast +'+(hz/1000)+'s</text>'+
+    '<rect x="'+xl+'" y="'+T+'" width="'+(xf-xl)+'" height="'+h+'" fill="#58a6ff0a"/><text x="'+(xl+4)+'" y="'+(T+12)+'" style="fill:var(--accent)">forecast +'+fmtN(ahead/1000)+'s</text>'+
     '<line x1="'+L+'" x2="'+(W-R)+'" y1="'+Y(last.threshold)+'" y2="'+Y(last.threshold)+'" stroke="var(--risk)" stroke-dasharray="5 4"/><text x="'+(L+4)+'" y="'+(Y(last.threshold)-4)+'" style="fill:var(--risk)">SLO '+fmtN(last.threshold)+'</text>'+
     cone+'<path d="'+line+'" fill="none" stroke="'+(breach?"var(--warn)":"var(--ok)")+'" stroke-width="2"/>'+axisTime(L,W-R,t0,t1,Hh-6,4)+'</svg>'+
     '<div class="legend"><span><i style="background:'+(breach?"var(--warn)":"var(--ok)")+'"></i>'+esc(series)+' (observed)</span><span><i style="background:var(--accent)"></i>forecast '+fmtN(last.forecast)+' [ '+fmtN(last.lower)+' – '+fmtN(last.upper)+' ]</span><span><i style="background:var(--risk)"></i>threshold '+fmtN(last.threshold)+'</span></div>';
@@ -204,7 +206,7 @@ function driversTable(top){
   if(!top||!top.length)return '<div class="empty">No drivers.</div>';
   return '<table><tr><th>series</th><th class="r">value</th><th class="r">forecast</th><th class="r">interval</th><th class="r">threshold</th><th>share</th></tr>'+top.map(function(t){
     var hot=(t.direction==="below")?t.forecast<=t.threshold:t.forecast>=t.threshold;
-    return '<tr><td>'+esc(t.series)+'</td><td class="r num">'+fmtN(t.value)+'</td><td class="r num" style="color:'+(hot?"var(--risk)":"inherit")+'">'+fmtN(t.forecast)+'</td><td class="r num muted">'+fmtN(t.lower)+' – '+fmtN(t.upper)+'</td><td class="r num">'+(t.direction==="below"?"≤ ":"")+fmtN(t.threshold)+'</td><td><span class="share" style="width:'+Math.round(t.share*80)+'px"></span><span class="num">'+Math.round(t.share*100)+'%</span></td></tr>'}).join("")+'</table>';
+    return '<tr><td>'+esc(t.series)+'</td><td class="r num">'+fmtN(t.value)+'</td><td class="r num" style="color:'+(hot?"var(--risk)":"inherit")+'">'+fmtN(t.forecast)+aheadText(t)+'</td><td class="r num muted">'+fmtN(t.lower)+' – '+fmtN(t.upper)+'</td><td class="r num">'+(t.direction==="below"?"≤ ":"")+fmtN(t.threshold)+'</td><td><span class="share" style="width:'+Math.round(t.share*80)+'px"></span><span class="num">'+Math.round(t.share*100)+'%</span></td></tr>'}).join("")+'</table>';
 }
 function pickFocus(){
   if(focus){if(focus.kind==="node"&&S.nodes.some(function(n){return n.id===focus.id}))return;if(focus.kind==="shard"&&S.shards.some(function(s){return s.id===focus.id}))return;if(focus.pinned)focus=null}

@@ -107,10 +107,15 @@ export function defaultEngineOptions(): EngineOptions {
 export interface Explanation {
   series: string;
   value: number;
-  /** Forecast mean at the horizon, with its interval. */
+  /** Forecast mean at the horizon (or at `steps`), with its interval. */
   forecast: number;
   lower: number;
   upper: number;
+  /**
+   * How many samples ahead `forecast` is: the horizon, or fewer when a regime change's forecast
+   * drove the series (it reaches only as far as the change it has seen).
+   */
+  steps: number;
   threshold: number | null;
   breachProbability: number;
   anomalyLikelihood: number;
@@ -265,6 +270,7 @@ export class ScoringEngine {
         forecast: forecast.mean[last]!,
         lower: forecast.lower[last]!,
         upper: forecast.upper[last]!,
+        steps: forecast.mean.length,
         threshold: threshold ?? null,
         breachProbability: breach,
         anomalyLikelihood: state.lastLikelihood,

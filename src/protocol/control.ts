@@ -157,6 +157,12 @@ export interface ExplanationEntry {
   /** The lower and upper bounds of the forecast's prediction interval. */
   lower: number;
   upper: number;
+  /**
+   * How far ahead `forecast` is, in seconds, when that is short of the score's `horizonS`: a regime
+   * change's forecast reaches only as far as the change it has seen (docs/scoring.md §2.1). Absent:
+   * the forecast is at the horizon.
+   */
+  forecastS?: number;
   /** The SLO threshold from the profile. */
   threshold: number;
   /** Which side of the threshold is a breach (absent: above). */
@@ -210,6 +216,7 @@ export const explanationEntrySchema: Schema<ExplanationEntry> = object({
   forecast: float(),
   lower: float(),
   upper: float(),
+  forecastS: optional(float({ min: 0 })),
   threshold: float(),
   direction: optional(oneOf(['above', 'below'] as const)),
   breachProbability: optional(probabilitySchema),
