@@ -171,13 +171,14 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
 }
 
 // Not reliable enough for CI on this shared 2-core machine. With the control-based lead (see the
-// header) and the predictor fixes of 2026-11-21, six of seven runs passed (leads 0.9-4.6 s); the
-// fifth ran beside a memory benchmark that saturated the CPU, every node scored as at risk and the
-// switch waited for a healthy target until 1.3 s after the control crossed. The default `npm test`
-// therefore skips it, saying why; FORESHARD_E2E_PREDICTIVE=1 runs it. docs/e2e.md keeps the record.
+// header) and the predictor fixes of 2026-11-21, 8 of 9 runs passed with the machine otherwise
+// quiet (leads 0.9-4.6 s), but only 4 of 6 while it also compiled and ran other suites, and the one
+// quiet failure ran beside a memory benchmark. The margin is a few seconds against a store that
+// crosses 50 ms 4-8 s into the ramp. The default `npm test` therefore skips it, saying why;
+// FORESHARD_E2E_PREDICTIVE=1 runs it. docs/e2e.md keeps the record.
 const predictiveSkip = process.env.FORESHARD_E2E_PREDICTIVE === '1'
   ? false
-  : 'not reliable enough on a shared 2-core machine (6 of 7 runs passed; on a saturated machine every node scores as at risk and the switch waits for a target; see docs/e2e.md); run it with FORESHARD_E2E_PREDICTIVE=1';
+  : 'not reliable enough on a shared 2-core machine (8 of 9 runs passed on a quiet machine, 4 of 6 on a busy one; see docs/e2e.md); run it with FORESHARD_E2E_PREDICTIVE=1';
 if (predictiveSkip) console.log(`predictive switch: skipped: ${predictiveSkip}`);
 scenario('aedes', 'embedded', predictiveSkip);
 scenario('mosquitto', 'mosquitto', predictiveSkip || (mosquittoReachable ? false : 'mosquitto not reachable at 127.0.0.1:1883'));
