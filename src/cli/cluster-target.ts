@@ -36,6 +36,11 @@ export interface LocalClusterState {
   supervisorPid: number;
   /** Shard count chosen at creation (DESIGN §2: fixed for the cluster's life). */
   shards: number;
+  /**
+   * Shadows of every shard, chosen at creation (absent in clusters created before it was kept: the
+   * coordinator's default, 1).
+   */
+  shadows?: number;
   /** Firmware profile the agents run. */
   profile: string;
   startedAt: string;

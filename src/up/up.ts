@@ -17,6 +17,8 @@ import { startPart, stopPart, type ManagedProcess } from './processes.js';
 export interface UpOptions {
   agents: number;
   shards: number;
+  /** Shadows of every shard for a new cluster (default: 2 with three or more agents, else 1). */
+  shadows?: number;
   dataDir: string;
   cluster: string;
   profile: string;
@@ -94,6 +96,22 @@ async function ensurePortFree(name: string, url: string): Promise<void> {
   }
 }
 
+/**
+ * Shadows per shard: a resumed cluster keeps what it was created with. A new one gets 2 when it has
+ * three or more agents, so a write is acknowledged by the faster of two shadows: with one, a node
+ * whose disk slows down also slows every write of the primaries it shadows, and their nodes then
+ * score as at risk too (the quick start switched healthy nodes' shards that way), and a shard whose
+ * only shadow is at risk has nowhere to switch to.
+ */
+function shadowsOf(previous: LocalClusterState | undefined, options: UpOptions): { shadows?: number } {
+  if (previous) return previous.shadows === undefined ? {} : { shadows: previous.shadows };
+  const shadows = options.shadows ?? (options.agents >= 3 ? 2 : 1);
+  if (shadows > options.agents - 1 && options.agents > 1) {
+    throw new OperatingError('TOO_MANY_SHADOWS', `${shadows} shadows per shard need at least ${shadows + 1} agents; ${options.agents} asked for`);
+  }
+  return { shadows };
+}
+
 /** The state for this run: the previous one resumed, or a new cluster laid out. */
 async function planState(options: UpOptions, dataDir: string): Promise<LocalClusterState> {
   const previous = previousState(dataDir);
@@ -122,6 +140,7 @@ async function planState(options: UpOptions, dataDir: string): Promise<LocalClus
     supervisorPid: process.pid,
     startedAt: new Date().toISOString(),
     shards: options.shards,
+    ...shadowsOf(previous, options),
     profile: previous?.profile ?? options.profile,
     agents,
     coordinator: { pid: 0, logFile: join(dataDir, 'logs', 'coordinator.log'), httpUrl: previous?.coordinator?.httpUrl ?? `http://${options.host}:${await freePort(options.host)}` },
@@ -200,7 +219,8 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
   }
   logger.info(`${state.agents.length} agents ready`);
   const coordinatorArgs = ['coordinator', ...common, '--cluster-key-file', state.clusterKeyFile, '--data-dir', join(dataDir, 'coordinator'),
-    '--http-host', options.host, '--http-port', portOf(state.coordinator!.httpUrl), '--shards', String(state.shards)];
+    '--http-host', options.host, '--http-port', portOf(state.coordinator!.httpUrl), '--shards', String(state.shards),
+    ...(state.shadows === undefined ? [] : ['--shadows-per-shard', String(state.shadows)])];
   await ensurePortFree('coordinator', state.coordinator!.httpUrl);
   const coordinator = startPart('coordinator', coordinatorArgs, state.coordinator!.logFile, logger);
   parts.push(coordinator);

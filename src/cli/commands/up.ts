@@ -7,7 +7,7 @@ import { up } from '../../up/up.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'run a local cluster: embedded broker, coordinator, gateway, dashboard and N agents',
-  usage: '[--agents 3] [--shards 16] [--data-dir ./.foreshard] [--gateway-port 7070] [--broker-port 1884 | --broker <url>] [--demo]',
+  usage: '[--agents 3] [--shards 16] [--shadows 2] [--data-dir ./.foreshard] [--gateway-port 7070] [--broker-port 1884 | --broker <url>] [--demo]',
   details: [
     'Each part runs as its own process with its log under <data-dir>/logs/. Ctrl-C stops them all.',
     'Running `up` again on the same --data-dir resumes the same cluster with all its data (same key,',
@@ -17,6 +17,7 @@ export const upCommand: Command = {
   options: {
     agents: { type: 'string', description: 'number of agents (storage nodes), 1-32', default: '3', valueName: '<n>' },
     shards: { type: 'string', description: 'shard count, fixed when the cluster is created, 1-4096', default: '16', valueName: '<n>' },
+    shadows: { type: 'string', description: 'shadows of every shard, fixed when the cluster is created (default: 2 with 3 or more agents, else 1)', valueName: '<n>' },
     'data-dir': { type: 'string', description: 'directory for all data, logs, keys and the cluster state file', default: './.foreshard', valueName: '<dir>' },
     cluster: { type: 'string', description: 'cluster name', default: 'default', valueName: '<name>' },
     profile: { type: 'string', description: 'firmware profile the agents run', default: 'generic-x86-server', valueName: '<name|path>' },
@@ -36,6 +37,7 @@ export const upCommand: Command = {
       {
         agents: numberOption(options, 'agents', 1, 32),
         shards: numberOption(options, 'shards', 1, 4096),
+        ...(options.shadows === undefined ? {} : { shadows: numberOption(options, 'shadows', 1, 15) }),
         dataDir: String(options['data-dir']),
         cluster: String(options.cluster),
         profile: String(options.profile),
