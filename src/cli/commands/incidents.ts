@@ -19,7 +19,17 @@ function line(incident: Incident): string {
   const route = `${incident.fromNode ?? '-'} -> ${incident.toNode ?? '-'}`;
   const epochs = `${incident.epochBefore} -> ${incident.epochAfter ?? '-'}`;
   const took = incident.closedAtMs === null ? 'open' : `${incident.closedAtMs - incident.openedAtMs} ms`;
-  return [new Date(incident.openedAtMs).toISOString(), incident.id, incident.kind, `shard ${incident.shard}`, route, `epoch ${epochs}`, incident.outcome.result, took, incident.reason].join('  ');
+  return [new Date(incident.openedAtMs).toISOString(), incident.id, incident.kind, `shard ${incident.shard}`, route, `epoch ${epochs}`, incident.outcome.result, took, incident.reason, driverText(incident)].filter(Boolean).join('  ');
+}
+
+/** The top driver: its series, value → forecast (and how far ahead when short of the horizon) against its SLO. */
+function driverText(incident: Incident): string {
+  const top = incident.drivers[0];
+  if (top === undefined) return '';
+  const number = (value: number): string => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3));
+  const ahead = top.forecastS === undefined ? '' : ` in ${top.forecastS} s`;
+  const side = top.direction === 'below' ? '≥' : '≤';
+  return `driver ${top.series} ${number(top.value)} → ${number(top.forecast)}${ahead} (SLO ${side} ${number(top.threshold)})`;
 }
 
 /** `foreshard incidents`: the coordinator's incidents, oldest first. */
@@ -30,7 +40,8 @@ export const incidentsCommand: Command = {
   details: [
     'Reads <data-dir>/coordinator/incidents/ for a directory made by `foreshard up` (it has cluster.json),',
     'else <data-dir>/incidents/ (the --data-dir of `foreshard coordinator`). One line per incident: when,',
-    'id, kind, shard, old -> new primary, epochs, result, duration and reason. --json prints a JSON array',
+    'id, kind, shard, old -> new primary, epochs, result, duration, reason and the top driver (series,',
+    'value -> forecast against its SLO). --json prints a JSON array',
     'of the stored incidents, each with its timeline (scores and steps), drivers and outcome.',
   ].join('\n'),
   options: {
