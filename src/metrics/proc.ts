@@ -57,14 +57,17 @@ export async function readProcCounters(
   nowMs: number,
   fileBytesMax: number = PROC_FILE_BYTES_MAX,
 ): Promise<{ counters: HostCounters; problems: SourceProblem[] }> {
-  const problems: SourceProblem[] = [];
+  // The reads run at once and fail in whatever order the file system answers; each problem takes
+  // its source's slot, so they are reported (and logged) in the order the sources are listed here.
+  const slots: (SourceProblem | undefined)[] = [];
   const read = async <T>(relative: string, parse: (text: string) => T): Promise<T | undefined> => {
     const path = join(root, relative);
+    const slot = slots.push(undefined) - 1;
     try {
       return parse(await readBounded(path, fileBytesMax));
     } catch (error) {
       if (!(error instanceof MetricsError)) throw error;
-      problems.push({ source: path, code: error.code, message: error.message });
+      slots[slot] = { source: path, code: error.code, message: error.message };
       return undefined;
     }
   };
@@ -81,6 +84,7 @@ export async function readProcCounters(
     cpuStall === undefined && memoryStall === undefined && ioStall === undefined
       ? undefined
       : { cpuSeconds: cpuStall, memorySeconds: memoryStall, ioSeconds: ioStall };
+  const problems = slots.filter((problem): problem is SourceProblem => problem !== undefined);
   return { counters: { timestampMs: nowMs, cpu, memory, stall, disks, network }, problems };
 }
 
