@@ -97,16 +97,24 @@ async function ensurePortFree(name: string, url: string): Promise<void> {
 }
 
 /**
- * Shadows per shard: a resumed cluster keeps what it was created with. A new one gets 2 when it has
- * three or more agents, so a write is acknowledged by the faster of two shadows: with one, a node
- * whose disk slows down also slows every write of the primaries it shadows, and their nodes then
- * score as at risk too (the quick start switched healthy nodes' shards that way), and a shard whose
- * only shadow is at risk has nowhere to switch to.
+ * Shadows per shard, fixed at creation like the shard count: a resumed cluster keeps what it was
+ * created with (clusters created before it was kept have none recorded: the coordinator's default,
+ * 1), and `--shadows` may only repeat it. A new cluster gets 2 when it has three or more agents, so a
+ * write is acknowledged by the faster of two shadows: with one, a node whose disk slows down also
+ * slows every write of the primaries it shadows, and their nodes then score as at risk too (the
+ * quick start switched healthy nodes' shards that way), and a shard whose only shadow is at risk
+ * has nowhere to switch to.
  */
-function shadowsOf(previous: LocalClusterState | undefined, options: UpOptions): { shadows?: number } {
-  if (previous) return previous.shadows === undefined ? {} : { shadows: previous.shadows };
-  const shadows = options.shadows ?? (options.agents >= 3 ? 2 : 1);
-  if (shadows > options.agents - 1 && options.agents > 1) {
+function shadowsOf(previous: LocalClusterState | undefined, options: UpOptions, dataDir: string): { shadows?: number } {
+  if (previous) {
+    const kept = previous.shadows ?? 1;
+    if (options.shadows !== undefined && options.shadows !== kept) {
+      throw new OperatingError('SHADOWS_FIXED', `the cluster in ${dataDir} has ${kept} shadows per shard; it is fixed at creation (drop --shadows or use another --data-dir)`);
+    }
+    return previous.shadows === undefined ? {} : { shadows: previous.shadows };
+  }
+  const shadows = options.shadows ?? Math.max(1, Math.min(2, options.agents - 1));
+  if (options.shadows !== undefined && shadows > options.agents - 1) {
     throw new OperatingError('TOO_MANY_SHADOWS', `${shadows} shadows per shard need at least ${shadows + 1} agents; ${options.agents} asked for`);
   }
   return { shadows };
@@ -140,7 +148,7 @@ async function planState(options: UpOptions, dataDir: string): Promise<LocalClus
     supervisorPid: process.pid,
     startedAt: new Date().toISOString(),
     shards: options.shards,
-    ...shadowsOf(previous, options),
+    ...shadowsOf(previous, options, dataDir),
     profile: previous?.profile ?? options.profile,
     agents,
     coordinator: { pid: 0, logFile: join(dataDir, 'logs', 'coordinator.log'), httpUrl: previous?.coordinator?.httpUrl ?? `http://${options.host}:${await freePort(options.host)}` },
