@@ -511,6 +511,7 @@ export class CoordinatorCore implements PlacementHost {
       const verdict = restartVerdict(route, state.reports);
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
+      state.lastSwitchStayed = false;
       if (verdict === 'reopen') {
         this.routing.update(shard, { writes: 'open' });
         this.log('info', 'REOPENED_AFTER_RESTART', `shard ${shard}: primary ${route.primary} was never fenced`);
@@ -534,6 +535,7 @@ export class CoordinatorCore implements PlacementHost {
       automationPaused: this.automationPausedFlag,
       busy: operation !== null && !operation.background,
       lastSwitchMs: state.lastSwitchMs,
+      lastSwitchStayed: state.lastSwitchStayed,
       nowMs: this.nowMs,
       switchesInFlight: this.switchCount,
       options: this.options,

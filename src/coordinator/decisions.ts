@@ -23,13 +23,16 @@ export function switchBlock(input: {
   automationPaused: boolean;
   busy: boolean;
   lastSwitchMs: number;
+  /** True when the last switch reopened on the same primary: the shorter `switchRetryMs` applies. */
+  lastSwitchStayed?: boolean;
   nowMs: number;
   switchesInFlight: number;
-  options: Pick<CoordinatorOptions, 'switchCooldownMs' | 'maxSwitchesInFlight'>;
+  options: Pick<CoordinatorOptions, 'switchCooldownMs' | 'switchRetryMs' | 'maxSwitchesInFlight'>;
 }): SwitchBlock {
   if (input.automationPaused) return 'automation-paused';
   if (input.busy) return 'busy';
-  if (input.nowMs - input.lastSwitchMs < input.options.switchCooldownMs) return 'cool-down';
+  const coolDownMs = input.lastSwitchStayed === true ? Math.min(input.options.switchRetryMs, input.options.switchCooldownMs) : input.options.switchCooldownMs;
+  if (input.nowMs - input.lastSwitchMs < coolDownMs) return 'cool-down';
   if (input.switchesInFlight >= input.options.maxSwitchesInFlight) return 'limit';
   return null;
 }

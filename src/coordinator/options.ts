@@ -14,6 +14,12 @@ export interface CoordinatorOptions {
   switchConsecutive: number;
   /** Minimum time between two planned switches of one shard. */
   switchCooldownMs: number;
+  /**
+   * After a planned switch that found no caught-up shadow and reopened writes on the same primary,
+   * how long before the shard may try again (at most `switchCooldownMs`): nothing moved, so the
+   * full cool-down would only keep the shard on the node that is at risk.
+   */
+  switchRetryMs: number;
   /** Cluster-wide limit on planned switches in flight (failovers are never held back). */
   maxSwitchesInFlight: number;
   /** How long one step (one command) may take before it is retried. */
@@ -66,6 +72,7 @@ export const defaultCoordinatorOptions: Readonly<CoordinatorOptions> = Object.fr
   switchThreshold: 0.8,
   switchConsecutive: 3,
   switchCooldownMs: 300_000,
+  switchRetryMs: 30_000,
   maxSwitchesInFlight: 8,
   stepTimeoutMs: 2_000,
   maxStepAttempts: 3,

@@ -243,6 +243,7 @@ export abstract class PromotingOperation extends ShardOperation {
     this.target = primary;
     this.promoteEpoch = epoch;
     state.lastSwitchMs = ctx.nowMs;
+    state.lastSwitchStayed = result === 'reopened';
     state.streak = 0;
     if (leaving) ctx.markRecovering(this.shard, leaving);
     this.step(ctx, 'routing-updated', primary, null, `epoch ${epoch}, writes open`);

@@ -28,6 +28,8 @@ export class ShardState {
   streak = 0;
   /** When the last switch or failover of this shard finished (or a restart found one in flight). */
   lastSwitchMs = -Infinity;
+  /** Whether that switch left the primary where it was (reopened on it): then the shorter `switchRetryMs` applies. */
+  lastSwitchStayed = false;
   /** The highest epoch allocated or reported; the next epoch is one more, so no epoch is used twice. */
   maxEpoch: number;
   /** The one operation in flight on this shard, if any. */

@@ -21,6 +21,9 @@ test('a switch waits for automation, an idle shard, the cool-down and the limit'
   assert.equal(switchBlock({ ...base, automationPaused: true }), 'automation-paused');
   assert.equal(switchBlock({ ...base, busy: true }), 'busy');
   assert.equal(switchBlock({ ...base, lastSwitchMs: 4500 }), 'cool-down');
+  const retry = { ...base, options: resolveCoordinatorOptions({ switchCooldownMs: 1000, switchRetryMs: 300, maxSwitchesInFlight: 2 }) };
+  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4500, lastSwitchStayed: true }), null, 'a switch that stayed waits only switchRetryMs');
+  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4800, lastSwitchStayed: true }), 'cool-down');
   assert.equal(switchBlock({ ...base, switchesInFlight: 2 }), 'limit');
 });
 

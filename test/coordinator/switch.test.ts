@@ -68,6 +68,22 @@ test('a fence that never answers reopens writes on the old primary, at a fresh e
   assert.deepEqual(world.unsettled(), []);
 });
 
+test('a switch that reopened on the old primary tries again after switchRetryMs, not the whole cool-down', () => {
+  let fences = 0;
+  const world = degradingPrimary({
+    dropCommand: (_node, command) => command.type === 'fence' && fences++ < 3,
+    coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 600_000, switchRetryMs: 10_000 },
+  });
+  world.runUntil(60_000);
+  const [first, second] = switches(world);
+  assert.equal(first!.outcome.result, 'reopened', 'the first switch never got its fence answered');
+  assert.ok(second, 'the shard tried again well inside the 600 s cool-down');
+  assert.equal(second.outcome.result, 'switched');
+  assert.ok(second.openedAtMs - first!.closedAtMs! >= 10_000, 'it waited out switchRetryMs first');
+  assert.notEqual(world.core.routing.get(0)!.primary, 'n0000', 'the shard left the node at risk');
+  assert.deepEqual(world.unsettled(), []);
+});
+
 test('a promotion that times out is completed, by retrying or by another caught-up shadow, never undone', () => {
   let dropped = 0;
   const world = degradingPrimary({
