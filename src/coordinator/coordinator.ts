@@ -505,6 +505,7 @@ export class CoordinatorCore implements PlacementHost {
   private recover(): void {
     this.running = true;
     this.reportsAwaited.clear();
+    this.routing.touch(); // the table may have come from our own file, not from the broker
     for (const shard of this.routing.ids()) {
       const route = this.routing.get(shard)!;
       const state = this.shardState(shard);

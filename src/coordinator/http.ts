@@ -90,7 +90,7 @@ export function metricsText(service: CoordinatorService): string {
     Object.entries(core.stats).map(([name, value]) => [{ name }, value]));
   const c = service.counters;
   family(lines, 'foreshard_coordinator_service_total', 'counter', 'what the process did, by name',
-    (['ticks', 'commandsPublished', 'commandsUnsendable', 'routingPublished', 'incidentsPublished', 'incidentWriteFailures', 'historyWriteFailures', 'operatorRequests', 'operatorRefusals', 'coreErrors'] as const).map((name) => [{ name }, c[name]]));
+    (['ticks', 'commandsPublished', 'commandsUnsendable', 'routingPublished', 'incidentsPublished', 'incidentWriteFailures', 'historyWriteFailures', 'routingWriteFailures', 'operatorRequests', 'operatorRefusals', 'coreErrors'] as const).map((name) => [{ name }, c[name]]));
   family(lines, 'foreshard_coordinator_incidents_total', 'counter', 'closed incidents by kind and result',
     Object.entries(c.incidentsByOutcome).map(([key, value]) => {
       const [kind, result] = key.split('/') as [string, string];

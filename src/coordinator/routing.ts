@@ -60,6 +60,14 @@ export class RoutingTable {
     this.dirty = false;
   }
 
+  /**
+   * Publishes the table again at the next version though no entry changed: a restarted coordinator
+   * republishes what it recovered, for a broker that lost its retained copy.
+   */
+  touch(): void {
+    this.dirty = true;
+  }
+
   /** Adds a new shard entry; the table will be published. */
   create(shard: RoutingShard): void {
     assert.ok(!this.shards.has(shard.id), `shard ${shard.id} exists`);

@@ -56,6 +56,11 @@ export const maxTickMs = 250;
 export const defaultRetainedWaitMs = 500;
 /** The file that remembers the last generation, in case the retained state is lost with the broker. */
 export const generationFile = 'coordinator.json';
+/**
+ * The last published routing table (its CBOR payload), so a coordinator restarted together with an
+ * embedded broker, whose retained messages were lost with it, still knows where every shard lives.
+ */
+export const routingFile = 'routing.cbor';
 /** The failure history file under the data directory. */
 export const historyFile = 'failure-history.jsonl';
 /** The incident directory under the data directory. */
@@ -83,6 +88,7 @@ export interface ServiceCounters {
   incidentsPublished: number;
   incidentWriteFailures: number;
   historyWriteFailures: number;
+  routingWriteFailures: number;
   operatorRequests: number;
   operatorRefusals: number;
   coreErrors: number;
@@ -101,13 +107,15 @@ export class CoordinatorService {
   readonly session = randomBytes(8).toString('hex');
   readonly counters: ServiceCounters = {
     ticks: 0, commandsPublished: 0, commandsUnsendable: 0, routingPublished: 0, incidentsPublished: 0, incidentWriteFailures: 0,
-    historyWriteFailures: 0, operatorRequests: 0, operatorRefusals: 0, coreErrors: 0, incidentsByOutcome: {}, lastSwitchDurationMs: null,
+    historyWriteFailures: 0, routingWriteFailures: 0, operatorRequests: 0, operatorRefusals: 0, coreErrors: 0, incidentsByOutcome: {}, lastSwitchDurationMs: null,
   };
   readonly drops: DropCounter;
   private link!: CoordinatorLink;
   private readonly guard: ReplayGuard = createReplayGuard({ skewMs: COMMAND_SKEW_MS });
   private timer: NodeJS.Timeout | undefined;
   private lastRouting: Uint8Array | undefined;
+  /** Set while a write of `lastRouting` to `routingFile` is queued: later tables ride on it. */
+  private routingSaveQueued = false;
   private writes: Promise<void> = Promise.resolve();
   private subscribed = false;
   private stopped = false;
@@ -139,6 +147,7 @@ export class CoordinatorService {
     const paused = retained?.state === 'online' && retained.automation === 'paused';
     const service = new CoordinatorService(options, generation, history, paused);
     if (paused) service.feed({ kind: 'set-automation', paused: true });
+    service.loadSavedRouting();
     service.refitCalibration();
     await service.connect();
     return service;
@@ -308,6 +317,7 @@ export class CoordinatorService {
       this.lastRouting = payload;
       this.link.publish(this.topics.routing, payload, 1, true);
       this.counters.routingPublished++;
+      this.saveRouting();
     } catch (error) {
       this.counters.coreErrors++;
       this.log.error('cannot publish the routing table', { version: routing.version, error: (error as Error).message });
@@ -328,6 +338,41 @@ export class CoordinatorService {
       this.log.error('cannot publish an incident', { id: incident.id, error: (error as Error).message });
     }
     this.enqueue(() => this.incidents.write(incident), () => this.counters.incidentWriteFailures++);
+  }
+
+  /**
+   * Keeps the newest published table in `routingFile`, one write at a time: a table published while
+   * a write is queued is picked up by that write. The file may lag the broker by the tables of the
+   * last moments before a crash; a restart reconciles an older table from the agents' reports, as
+   * it does an older retained one.
+   */
+  private saveRouting(): void {
+    if (this.routingSaveQueued) return;
+    this.routingSaveQueued = true;
+    this.enqueue(async () => {
+      this.routingSaveQueued = false;
+      if (this.lastRouting) writeFileAtomic(join(this.options.dataDir, routingFile), [this.lastRouting]);
+    }, () => this.counters.routingWriteFailures++);
+  }
+
+  /**
+   * Feeds the table saved by a previous life before anything is heard from the broker. A newer
+   * retained table, if the broker still has one, replaces it (the core keeps the higher version). An
+   * unreadable file is logged and ignored: the broker's copy, or the agents' reports, remain.
+   */
+  private loadSavedRouting(): void {
+    const path = join(this.options.dataDir, routingFile);
+    let payload: Buffer;
+    try {
+      payload = readFileSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error('cannot read the saved routing table', { path, error: (error as Error).message });
+      return;
+    }
+    const table = decodeOrDrop('routing', payload, path, this.drops.onDrop);
+    if (!table) return;
+    this.feed({ kind: 'routing', message: fromWireRouting(table) });
+    this.log.info('routing table from the previous run', { path, version: table.version, shards: table.shards.length });
   }
 
   /** File writes run one after another, in intent order, off the event path. */
