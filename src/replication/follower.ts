@@ -72,12 +72,17 @@ export class Follower {
     this.ackTimer.unref();
   }
 
-  /** Stops following: closes the link and waits for a cut or install in progress to finish. */
+  /**
+   * Stops following: drops the link and waits for a cut or install in progress to finish. The link
+   * is dropped, not closed with a handshake: nothing the primary sends from now on is used, and a
+   * primary that is hung (the usual reason a failover fences its shadows) never answers a close, so
+   * a handshake cost every fence CLOSE_HANDSHAKE_TIMEOUT_MS (500 ms) of the failover.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.state = 'stopped';
     clearInterval(this.ackTimer);
-    this.link?.close();
+    this.link?.terminate();
     await this.busy;
     await this.running;
   }
