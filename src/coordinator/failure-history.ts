@@ -38,13 +38,29 @@ export interface HistoryFeatures {
 export interface HistoryPair {
   incidentId: string;
   tsMs: number;
+  /** The node the incident moved the shard away from (absent in files written before it existed). */
+  node?: string;
   features: HistoryFeatures;
   outcome: 0 | 1;
   breached?: 0 | 1;
 }
 
-/** Labelled pairs with features a fit needs before it replaces the built-in prior. */
+/** Labelled events (see {@link eventKey}) with features a fit needs before it replaces the built-in prior. */
 export const minCalibrationPairs = 5;
+
+/**
+ * Incidents of one node within this long are one event: a dead node fails over each of its shards
+ * at the same moment, and a slow disk switches them within a second or two.
+ */
+export const eventWindowMs = 10_000;
+
+/**
+ * The event a pair belongs to: its node (or, in older files, its node's features, the same for
+ * every shard of a node at one moment) and its time, in windows of {@link eventWindowMs}.
+ */
+function eventKey(pair: HistoryPair): string {
+  return `${pair.node ?? JSON.stringify(pair.features.node ?? null)}@${Math.floor(pair.tsMs / eventWindowMs)}`;
+}
 
 /** Default limit on pairs kept (the oldest go first). */
 export const defaultMaxHistoryPairs = 100_000;
@@ -65,6 +81,7 @@ export function pairFromIncident(incident: Incident): HistoryPair | null {
   return {
     incidentId: incident.id,
     tsMs: incident.openedAtMs,
+    ...(incident.fromNode ? { node: incident.fromNode } : {}),
     features: {
       shardP: last.p,
       nodeP: last.nodeP,
@@ -83,26 +100,65 @@ export function pairFromIncident(incident: Incident): HistoryPair | null {
  * Fits the calibrations on the history (DESIGN §4): the shard calibration on the pairs that carry
  * shard features, labelled by `breached`; the node calibration on those with node features,
  * labelled by `outcome`. Each fit shrinks toward the built-in prior, so a short history moves the
- * weights only a little. Null while fewer than {@link minCalibrationPairs} pairs carry shard
- * features: the agents keep their priors. The node calibration stays the prior until it has as many.
+ * weights only a little. The pairs of one event (one node, within {@link eventWindowMs}) share one
+ * event's weight: a dead node with six primaries is one failure, not six. Null while fewer than
+ * {@link minCalibrationPairs} events carry shard features, or while they all ended the same way:
+ * the agents keep their priors. The node calibration stays the prior until it has as much.
  *
  * The history holds incidents only, and a planned switch moves the load away from the node it then
  * watches, so the labels lean toward "no breach": the fit corrects scores that were too eager, which
  * is what it is for, but it is not an unbiased estimate of the breach rate.
  */
 export function fitFromHistory(pairs: readonly HistoryPair[]): FittedCalibration | null {
-  const shardSamples: CalibrationSample[] = [];
-  const nodeSamples: CalibrationSample[] = [];
-  for (const pair of pairs) {
-    const { shard, node } = pair.features;
-    if (shard) shardSamples.push({ features: { breach: shard.breach, anomaly: shard.anomaly, node: shard.node ?? 0 }, outcome: (pair.breached ?? pair.outcome) === 1 });
-    if (node) nodeSamples.push({ features: { breach: node.breach, anomaly: node.anomaly }, outcome: pair.outcome === 1 });
-  }
-  if (shardSamples.length < minCalibrationPairs) return null;
+  const shardSamples = weightedSamples(pairs.filter((pair) => pair.features.shard), (pair) => {
+    const shard = pair.features.shard!;
+    return { features: { breach: shard.breach, anomaly: shard.anomaly, node: shard.node ?? 0 }, outcome: (pair.breached ?? pair.outcome) === 1 };
+  });
+  const nodeSamples = weightedSamples(pairs.filter((pair) => pair.features.node), (pair) => {
+    const node = pair.features.node!;
+    return { features: { breach: node.breach, anomaly: node.anomaly }, outcome: pair.outcome === 1 };
+  });
+  if (!fittable(shardSamples)) return null;
   const plain = (calibration: Calibration) => ({ bias: calibration.bias, weights: { ...calibration.weights } });
-  const shard = fitCalibration(shardSamples, { prior: defaultShardCalibration });
-  const node = nodeSamples.length >= minCalibrationPairs ? fitCalibration(nodeSamples, { prior: defaultNodeCalibration }) : defaultNodeCalibration;
-  return { node: plain(node), shard: plain(shard), pairs: shardSamples.length };
+  const shard = fitCalibration(shardSamples.samples, { prior: defaultShardCalibration });
+  const node = fittable(nodeSamples) ? fitCalibration(nodeSamples.samples, { prior: defaultNodeCalibration }) : defaultNodeCalibration;
+  return { node: plain(node), shard: plain(shard), pairs: shardSamples.samples.length };
+}
+
+interface WeightedSamples {
+  samples: CalibrationSample[];
+  events: number;
+  /** Events with a positive and with a negative outcome. */
+  positive: number;
+  negative: number;
+}
+
+/** One sample per pair, each of an event's k pairs weighing 1/k, so an event counts once. */
+function weightedSamples(pairs: readonly HistoryPair[], sample: (pair: HistoryPair) => CalibrationSample): WeightedSamples {
+  const byEvent = new Map<string, HistoryPair[]>();
+  for (const pair of pairs) {
+    const key = eventKey(pair);
+    const group = byEvent.get(key);
+    if (group) group.push(pair);
+    else byEvent.set(key, [pair]);
+  }
+  const result: WeightedSamples = { samples: [], events: byEvent.size, positive: 0, negative: 0 };
+  for (const group of byEvent.values()) {
+    const samples = group.map(sample);
+    if (samples.some((s) => s.outcome)) result.positive++;
+    if (samples.some((s) => !s.outcome)) result.negative++;
+    for (const s of samples) result.samples.push({ ...s, weight: 1 / samples.length });
+  }
+  return result;
+}
+
+/**
+ * Enough events, and both outcomes among them: a history of failures alone (or of quiet switches
+ * alone) says how often incidents end one way, not which scores tell them apart, and fitted on it the
+ * bias would move every score of the cluster, the quiet ones included.
+ */
+function fittable(samples: WeightedSamples): boolean {
+  return samples.events >= minCalibrationPairs && samples.positive > 0 && samples.negative > 0;
 }
 
 /** Counts and calibration quality, for `/metrics`. */

@@ -25,6 +25,8 @@ export interface Calibration {
 export interface CalibrationSample {
   features: Features;
   outcome: boolean;
+  /** How much this sample counts (default 1): several samples of one event share one event's weight. */
+  weight?: number;
 }
 
 /** Options of a fit. */
@@ -68,6 +70,7 @@ function checkHistory(history: readonly CalibrationSample[], names: readonly Fea
       const value = sample.features[name] ?? 0;
       if (!Number.isFinite(value)) throw new PredictError('CALIBRATION_BAD_HISTORY', `calibration history sample ${index}: feature ${name} is not a finite number`);
     }
+    if (sample.weight !== undefined && !(Number.isFinite(sample.weight) && sample.weight > 0)) throw new PredictError('CALIBRATION_BAD_HISTORY', `calibration history sample ${index}: weight must be a positive number`);
     if (typeof sample.outcome !== 'boolean') throw new PredictError('CALIBRATION_BAD_HISTORY', `calibration history sample ${index}: outcome must be true or false`);
   });
 }
@@ -93,8 +96,9 @@ export function fitCalibration(history: readonly CalibrationSample[], options: F
     const hessian = Array.from({ length: dimension }, (_, i) => Array.from({ length: dimension }, (_, j) => (i === j ? lambda : 0)));
     rows.forEach((x, index) => {
       const p = sigmoid(x.reduce((sum, value, k) => sum + value * theta[k]!, 0));
-      const residual = (history[index]!.outcome ? 1 : 0) - p;
-      const weight = p * (1 - p);
+      const sampleWeight = history[index]!.weight ?? 1;
+      const residual = sampleWeight * ((history[index]!.outcome ? 1 : 0) - p);
+      const weight = sampleWeight * p * (1 - p);
       for (let i = 0; i < dimension; i++) {
         gradient[i]! += residual * x[i]!;
         for (let j = 0; j < dimension; j++) hessian[i]![j]! += weight * x[i]! * x[j]!;

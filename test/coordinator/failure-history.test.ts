@@ -71,7 +71,7 @@ test('pairs carry the features of the last scores and a breach label for the sha
 
 test('a fit on the history corrects the prior where it was wrong, and waits for enough pairs', () => {
   const pair = (index: number, shard: ScoreFeatures, breached: 0 | 1): HistoryPair => ({
-    incidentId: `inc-${index}`, tsMs: index, outcome: 0, breached,
+    incidentId: `inc-${index}`, tsMs: index * 60_000, outcome: 0, breached,
     features: { shardP: 0.9, nodeP: 0.3, meanShardP: 0.5, topSeries: 'store_fsync_ms_p99', topShare: 1, shard, node: { breach: shard.breach, anomaly: shard.anomaly } },
   });
   // Switches driven by anomaly and node risk alone, none followed by a breach; and switches driven
@@ -87,6 +87,31 @@ test('a fit on the history corrects the prior where it was wrong, and waits for 
   assert.ok(before > 0.8, `the prior scores anomaly plus node risk at ${before.toFixed(2)}, over the switch threshold`);
   assert.ok(after < 0.5, `after the fit it scores ${after.toFixed(2)}`);
   assert.ok(applyCalibration(fitted.shard, forecast) > 0.8, 'a forecast breach still scores high');
+});
+
+test('the shards of one node event count once, and a history of failures alone keeps the priors', () => {
+  // What a hung agent with six primaries left in a real `up` cluster: six failover pairs with the
+  // same features at the same moment. Fitted as six independent failures, the shard bias went from
+  // -4 to -0.57, and healthy shards then scored over 0.8 on a modest anomaly alone and switched.
+  const quiet = { breach: 0, anomaly: 0.03, node: 0.06 };
+  const failover = (index: number, tsMs: number, node = 'node-1'): HistoryPair => ({
+    incidentId: `inc-f${index}`, tsMs, node, outcome: 1, breached: 1,
+    features: { shardP: 0.02, nodeP: 0.06, meanShardP: 0.02, topSeries: 'store_error_rate', topShare: 0.2, shard: quiet, node: { breach: 0, anomaly: 0.4 } },
+  });
+  const sixShards = [0, 1, 2, 3, 4, 5].map((i) => failover(i, 1_000_000 + i));
+  assert.equal(fitFromHistory(sixShards), null, 'one event, and only failures: the priors stay');
+  const failuresOnly = [...sixShards, ...[1, 2, 3, 4, 5].map((k) => failover(10 + k, 1_000_000 + k * 600_000, `node-${k}`))];
+  assert.equal(fitFromHistory(failuresOnly), null, 'six events, all failures: still nothing to tell scores apart by');
+  const calm = (index: number): HistoryPair => ({
+    incidentId: `inc-c${index}`, tsMs: 50_000_000 + index * 600_000, node: `node-${index % 3}`, outcome: 0, breached: 0,
+    features: { shardP: 0.9, nodeP: 0.3, meanShardP: 0.5, topSeries: 'store_latency_ms_p99', topShare: 1, shard: { breach: 0.4, anomaly: 1, node: 0.3 }, node: { breach: 0.4, anomaly: 1 } },
+  });
+  const calmSwitches = [0, 1, 2, 3, 4].map(calm);
+  const withSix = fitFromHistory([...calmSwitches, ...sixShards])!;
+  const withOne = fitFromHistory([...calmSwitches, sixShards[0]!])!;
+  assert.ok(withSix, 'failures and quiet switches: a fit');
+  assert.ok(Math.abs(withSix.shard.bias - withOne.shard.bias) < 1e-6, `six shards of one event weigh as one (${withSix.shard.bias} vs ${withOne.shard.bias})`);
+  assert.ok(applyCalibration(withSix.shard, { breach: 0, anomaly: 1, node: 0.06 }) < 0.8, 'a healthy shard with an anomaly alone stays under the switch threshold');
 });
 
 test('the core sends the fitted calibration to every online node, and to a node when it comes back', () => {

@@ -151,10 +151,12 @@ test('a coordinator with a failure history fits a calibration, shows it, and sen
   const calibrated = `${cluster}-cal`;
   const dataDir = join(dir, 'coordinator-calibrated');
   mkdirSync(dataDir, { recursive: true });
-  // Six switches driven by anomaly and node risk without a forecast breach, none followed by a breach.
+  // Five switches, ten minutes apart, driven by anomaly and node risk without a forecast breach, none
+  // followed by a breach; and one driven by a forecast breach that was followed by one (a fit needs
+  // both outcomes).
   const pairs = Array.from({ length: 6 }, (_, i) => JSON.stringify({
-    incidentId: `inc-old-${i}`, tsMs: 1_700_000_000_000 + i, outcome: 0, breached: 0,
-    features: { shardP: 0.88, nodeP: 0.7, meanShardP: 0.6, topSeries: 'store_fsync_ms_p99', topShare: 1, shard: { breach: 0, anomaly: 1, node: 1 }, node: { breach: 0, anomaly: 1 } },
+    incidentId: `inc-old-${i}`, tsMs: 1_700_000_000_000 + i * 600_000, node: `n${i % 3}`, outcome: 0, breached: i === 5 ? 1 : 0,
+    features: { shardP: 0.88, nodeP: 0.7, meanShardP: 0.6, topSeries: 'store_fsync_ms_p99', topShare: 1, shard: { breach: i === 5 ? 0.95 : 0, anomaly: 1, node: 1 }, node: { breach: 0, anomaly: 1 } },
   }));
   writeFileSync(join(dataDir, 'failure-history.jsonl'), pairs.join('\n') + '\n');
   const service = await CoordinatorService.start({ ...options(), cluster: calibrated, dataDir });
