@@ -55,6 +55,8 @@ export class Follower {
   private ackScheduled = false;
   private ackTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Ends the reconnect backoff early (set while `run` waits out a delay). */
+  private wake: (() => void) | undefined;
 
   constructor(
     readonly shard: number,
@@ -83,6 +85,7 @@ export class Follower {
     this.state = 'stopped';
     clearInterval(this.ackTimer);
     this.link?.terminate();
+    this.wake?.(); // a primary that is gone keeps the loop in its backoff, up to reconnectDelayMaxMs
     await this.busy;
     await this.running;
   }
@@ -119,7 +122,15 @@ export class Follower {
       this.link = undefined;
       if (this.stopped) break;
       this.state = 'connecting';
-      await sleep(delayMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        timer.unref();
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
       delayMs = Math.min(delayMs * 2, options.reconnectDelayMaxMs);
     }
   }

@@ -343,7 +343,7 @@ export class ShardHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.shards.values()) await entry.follower?.stop();
+    await Promise.all([...this.shards.values()].map((entry) => entry.follower?.stop()));
     for (const entry of this.shards.values()) this.dropPublisher(entry, 'host closing');
     this.dataPort.close();
     for (const entry of this.shards.values()) await entry.replica.close();

@@ -115,6 +115,28 @@ test('a shadow whose connection drops reconnects and resumes from its received l
   assert.ok(shadow.host.stats().resyncsSent >= 2);
 });
 
+test('a shadow whose primary is gone closes at once, without waiting out its reconnect backoff', async (t) => {
+  const hosts: TestHost[] = [];
+  stopAll(t, hosts);
+  const primary = await startHost('p1', { minShadowAcks: 0 });
+  // A first retry after 20 s: closing while the followers wait for it must not wait for it, once per shard.
+  const shadow = await startHost('s1', { applyDelayMs: 0, reconnectDelayMs: 20_000, reconnectDelayMaxMs: 60_000 });
+  hosts.push(primary, shadow);
+  for (const shard of [0, 1, 2]) {
+    await primary.host.openShard(shard, 'primary', 1);
+    await shadow.host.addShadow(shard, 1, { node: 'p1', dataUrl: primary.host.dataUrl }, 0);
+    await primary.host.replica(shard)!.put(utf8('k'), utf8('v'));
+  }
+  await waitFor('replicated', () => [0, 1, 2].every((shard) => shadow.host.replica(shard)!.receivedLsn === 1));
+  const followers = (shadow.host as unknown as { shards: Map<number, { follower: { state: string } }> }).shards;
+  await primary.host.close();
+  await waitFor('every follower in its backoff', () => [0, 1, 2].every((shard) => followers.get(shard)!.follower.state === 'connecting'));
+  const startedAt = Date.now();
+  await shadow.host.close();
+  const tookMs = Date.now() - startedAt;
+  assert.ok(tookMs < 10_000, `closing took ${tookMs} ms: it waited for the 20 s reconnect backoff`);
+});
+
 test('promotion with fencing: the old primary answers MOVED, the new one serves at the new epoch', async (t) => {
   const hosts: TestHost[] = [];
   stopAll(t, hosts);
