@@ -5,8 +5,10 @@
 // anonymous and file-backed parts and PSS at the end, and CPU (% of one core). Running the variants
 // side by side removes most of the noise between runs. A variant is a checkout (or a copy of its
 // bin/, build/, firmware-profiles/ and package.json, with node_modules linked), optionally with
-// extra agent arguments after a colon:
+// extra agent arguments after a colon. An extra argument of the form `env:NAME=value` sets an environment
+// variable for that variant's agents, and `node:--flag` passes a flag to node itself, at start:
 //   node scripts/agent-ab.mjs --seconds 65 --n 3 before=/tmp/before after=.:--no-prediction
+//   node scripts/agent-ab.mjs --n 3 base=. arena=.:env:MALLOC_ARENA_MAX=2 pool=.:node:--v8-pool-size=1
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,11 @@ const { startEmbeddedBroker } = await import(new URL('../build/src/broker/embedd
 const args = process.argv.slice(2);
 const opt = (n, d) => { const i = args.indexOf(`--${n}`); if (i < 0) return d; const v = args[i + 1]; args.splice(i, 2); return Number(v); };
 const seconds = opt('seconds', 70), n = opt('n', 3), synthetic = opt('synthetic', 89);
-const variants = args.map((a) => { const [name, rest] = a.split('='); const [tree, ...extra] = rest.split(':'); return { name, tree, extra: extra.join(':').split(' ').filter(Boolean) }; });
+const variants = args.map((a) => { const eq = a.indexOf('='); const name = a.slice(0, eq), rest = a.slice(eq + 1); const [tree, ...extra] = rest.split(':'); const words = extra.join(':').split(' ').filter(Boolean);
+  const env = Object.fromEntries(words.filter((w) => w.startsWith('env:')).map((w) => { const [k, ...val] = w.slice(4).split('='); return [k, val.join('=')]; }));
+  const nodeFlags = words.filter((w) => w.startsWith('node:')).map((w) => w.slice(5));
+  return { name, tree, env, nodeFlags, extra: words.filter((w) => !w.startsWith('env:') && !w.startsWith('node:')) };
+});
 const broker = await startEmbeddedBroker({ port: 0 });
 const dataRoot = mkdtempSync(join(tmpdir(), 'ab-'));
 const cluster = `ab-${Date.now().toString(36)}`;
@@ -25,7 +31,7 @@ const ticks = (pid) => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); co
 const subjects = [];
 for (let i = 0; i < n; i++) for (const v of variants) {
   const node = `${v.name}-${i}`;
-  const child = spawn(process.execPath, [join(v.tree, 'bin/foreshard.js'), 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', '--synthetic-series', String(synthetic), ...v.extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [...v.nodeFlags, join(v.tree, 'bin/foreshard.js'), 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', '--synthetic-series', String(synthetic), ...v.extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn', ...v.env } });
   subjects.push({ v, child, rss: [] });
   child.stderr.on('data', (d) => process.stderr.write(`${node}: ${d}`));
 }
