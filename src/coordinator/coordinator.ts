@@ -39,6 +39,7 @@ import type {
   ReplicaReport,
   FittedCalibration,
   RoutingMessage,
+  RoutingShard,
   ScoreContribution,
   ScoreMessage,
 } from './types.js';
@@ -111,6 +112,11 @@ export class CoordinatorCore implements PlacementHost {
   private readonly pending = new Map<string, PendingCommand>();
   private readonly recoveringByNode = new Map<string, Set<number>>();
   private readonly reportsAwaited = new Set<string>();
+  /**
+   * Replicas the agents report of shards routing does not list, kept only while a restart with an
+   * empty routing table recovers: if there are any, the cluster exists and is rebuilt from them.
+   */
+  private readonly unroutedReports = new Map<number, Map<string, ReplicaReport>>();
   /** Nodes whose report could not be acted on (their shard was busy): asked again on the next sweep of deferred reports. */
   private readonly reportsDeferred = new Set<string>();
   private lastDeferredSweepMs = 0;
@@ -412,7 +418,10 @@ export class CoordinatorCore implements PlacementHost {
     const reported = new Set<number>();
     for (const report of replicas) {
       const state = this.shards.get(report.shard);
-      if (!state) continue;
+      if (!state) {
+        this.noteUnrouted(pending.node, report);
+        continue;
+      }
       state.reports.set(pending.node, report);
       state.noteEpoch(report.epoch);
       reported.add(report.shard);
@@ -470,14 +479,59 @@ export class CoordinatorCore implements PlacementHost {
     if (this.recoveryAskedAtMs === null) {
       this.recoveryAskedAtMs = this.nowMs;
       for (const state of this.shards.values()) state.reports.clear();
+      this.unroutedReports.clear();
       this.reportsAwaited.clear();
       for (const node of this.cluster.all()) if (node.liveness !== 'offline') this.askReport(node.name);
       return;
     }
     const patienceMs = this.options.stepTimeoutMs * this.options.maxStepAttempts;
     if (this.reportsAwaited.size > 0 && this.nowMs - this.recoveryAskedAtMs < patienceMs) return;
-    if (this.routing.size === 0) this.createCluster(); // nothing to reconcile: a new cluster, once enough nodes are up
-    else this.recover();
+    if (this.routing.size > 0) this.recover();
+    else if (this.unroutedReports.size > 0) this.rebuildRouting();
+    else this.createCluster(); // nothing to reconcile: a new cluster, once enough nodes are up
+  }
+
+  private noteUnrouted(node: string, report: ReplicaReport): void {
+    if (this.running || this.routing.size > 0) return;
+    const known = this.unroutedReports.get(report.shard);
+    if (known) known.set(node, report);
+    else if (this.unroutedReports.size < this.options.maxShards) this.unroutedReports.set(report.shard, new Map([[node, report]]));
+  }
+
+  /**
+   * No routing table (neither retained nor saved: the broker restarted and the coordinator's data
+   * directory was lost), but the agents hold replicas: creating the cluster again would be refused
+   * by every replica at a higher epoch and leave those shards paused. So the table is rebuilt from
+   * the reports instead: each reported shard on the nodes that hold it, its primary the replica that
+   * takes writes at the highest epoch, old primaries set aside as recovering. Then the restart
+   * reconciles it like any other table: a primary that does not hold the shard's highest epoch
+   * fails over to the replica with the newest log.
+   */
+  private rebuildRouting(): void {
+    const rebuilt: RoutingShard[] = [];
+    for (const [id, reports] of [...this.unroutedReports].sort((a, b) => a[0] - b[0])) {
+      const entries = [...reports].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const epoch = Math.max(...entries.map(([, report]) => report.epoch));
+      const primaries = entries.filter(([, report]) => report.role === 'primary').sort((a, b) => b[1].epoch - a[1].epoch);
+      const primary = primaries[0]?.[0] ?? entries[0]![0];
+      const shadows = entries.filter(([node, report]) => node !== primary && report.role === 'shadow').map(([node]) => node);
+      const recovering = entries.filter(([node, report]) => node !== primary && report.role !== 'shadow').map(([node]) => node);
+      const dataUrls = Object.fromEntries([primary, ...shadows].map((node) => [node, this.cluster.get(node)?.dataUrl ?? '']));
+      rebuilt.push({ id, epoch, primary, shadows, writes: 'open', dataUrls, available: true, extraShadows: [], recovering });
+    }
+    for (const shard of rebuilt) {
+      this.routing.create(shard);
+      const state = new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor);
+      for (const [node, report] of this.unroutedReports.get(shard.id)!) {
+        state.reports.set(node, report);
+        state.noteEpoch(report.epoch);
+      }
+      this.shards.set(shard.id, state);
+      for (const node of shard.recovering) this.rememberRecovering(shard.id, node);
+    }
+    this.unroutedReports.clear();
+    this.log('warn', 'ROUTING_REBUILT', `${rebuilt.length} shards rebuilt from the agents' replica reports: no routing table was retained or saved`);
+    this.recover();
   }
 
   /** With no retained routing table and `shardCount` set, places the shards and starts creating them. */

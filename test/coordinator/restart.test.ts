@@ -69,3 +69,23 @@ test('a restarted coordinator continues the routing version, which only goes up'
   for (let i = 1; i < versions.length; i++) assert.ok(versions[i]! >= versions[i - 1]!, `version went down: ${versions.join(',')}`);
   assert.ok(versions[versions.length - 1]! > versions[0]!);
 });
+
+test('a restart with no routing table anywhere rebuilds it from the replicas, where the shards last were', () => {
+  // The broker lost its retained table and the coordinator its data directory. Shard 0 has switched
+  // away from n0000 (epoch 2), so a freshly placed cluster would be refused; the reports tell where
+  // every shard lives. Checked at several moments after the switch.
+  for (const at of [25_000, 31_000, 47_000]) {
+    const world = degrading(21);
+    world.runUntil(at);
+    const before = world.core.routing.get(0)!;
+    assert.notEqual(before.primary, 'n0000', 'shard 0 switched away before the restart');
+    world.retainedRouting = null;
+    world.restartCoordinator();
+    world.runUntil(at + 30_000);
+    assert.deepEqual(world.unsettled(), [], `restart at ${at} ms`);
+    const after = world.core.routing.get(0)!;
+    assert.ok(after.epoch >= before.epoch, 'the epoch never goes back');
+    assert.equal(after.primary, before.primary, 'shard 0 stays where it was, not where it was first placed');
+    assert.ok(world.core.routing.get(1), 'every shard is back in routing');
+  }
+});
