@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { OperatingError } from '../cli/command.js';
 import { CLUSTER_STATE_FILE, processAlive, readClusterState, writeClusterState, type LocalClusterState } from '../cli/cluster-target.js';
 import type { Logger } from '../common/log.js';
+import { loadProfile } from '../profiles/load.js';
 import { startDemoWorkload } from './demo.js';
 import { freePort, httpOk, portOpen, waitUntil } from './ports.js';
 import { startPart, stopPart, type ManagedProcess } from './processes.js';
@@ -213,10 +214,11 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
     writeClusterState(dataDir, state);
     await awaitReady(broker, () => portOpen(port, options.host), options.readyTimeoutMs);
   }
+  const profile = await localProfile(state.profile, dataDir);
   for (const agent of state.agents) {
     await ensurePortFree(agent.node, agent.httpUrl);
     await ensurePortFree(agent.node, agent.dataUrl);
-    const args = ['agent', ...common, '--node-id', agent.node, '--profile', state.profile, '--data-dir', join(dataDir, 'nodes', agent.node),
+    const args = ['agent', ...common, '--node-id', agent.node, '--profile', profile, '--data-dir', join(dataDir, 'nodes', agent.node),
       '--cluster-key-file', state.clusterKeyFile, '--http-host', options.host, '--http-port', portOf(agent.httpUrl),
       '--data-host', options.host, '--data-port', portOf(agent.dataUrl), '--advertise-host', options.host, '--allow-chaos',
       // One machine, no network between the parts: a 1 s keep-alive lets the broker publish a hung
@@ -252,4 +254,22 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
   writeClusterState(dataDir, state);
   await awaitReady(gateway, () => httpOk(`${state.gateway!.httpUrl}/healthz`), options.readyTimeoutMs);
   await awaitReady(dashboard, () => httpOk(state.dashboardUrl!), options.readyTimeoutMs);
+}
+
+/**
+ * The profile `up`'s agents run: the chosen one without its host collectors. Every agent of a local
+ * cluster would sample the same machine, so its CPU, memory, disk and network series would say
+ * nothing about one node over another, while a busy moment of the machine (a browser opening the
+ * dashboard, a compile) would raise every node's risk at once and switch healthy shards between
+ * healthy nodes. The store's own series stay: they are each agent's own. Written to
+ * `<data-dir>/profile.json` at every start; the agent validates it as any profile.
+ */
+async function localProfile(nameOrPath: string, dataDir: string): Promise<string> {
+  const { profile } = await loadProfile(nameOrPath);
+  const collectors = profile.sampling.collectors.filter((collector) => collector === 'store');
+  if (collectors.length === profile.sampling.collectors.length) return nameOrPath;
+  const path = join(dataDir, 'profile.json');
+  const local = { ...profile, name: `${profile.name}-local`, sampling: { ...profile.sampling, collectors: collectors.length > 0 ? collectors : ['store'] } };
+  writeFileSync(path, JSON.stringify(local, null, 2) + '\n');
+  return path;
 }
