@@ -50,6 +50,7 @@ export async function startDemoWorkload(options: DemoOptions, logger: Logger): P
       }
       stats.ops++;
     } catch (error) {
+      if (stopped) return; // cut off by the stop (Ctrl-C on `up`): not a failure of the cluster
       stats.errors++;
       if (!(error instanceof ForeshardError) || stats.errors <= 5) logger.warn('demo request failed', { error: (error as Error).message });
     }
