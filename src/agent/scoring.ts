@@ -104,11 +104,12 @@ export class Scorer {
   observe(series: Readonly<Record<string, number>>, replicas: readonly ReplicaFigures[]): void {
     for (const [name, value] of Object.entries(series)) {
       const slo = isSeriesName(name) ? this.profile.slo[name] : undefined;
-      this.feed({ name, scope: { kind: 'node' }, sharedWithShards: name.startsWith('store_'), ...sloSpec(slo) }, value);
+      // Every series of the catalogue is a latency, rate, ratio or count; synthetic ones may be anything.
+      this.feed({ name, scope: { kind: 'node' }, sharedWithShards: name.startsWith('store_'), nonNegative: isSeriesName(name), ...sloSpec(slo) }, value);
     }
     for (const replica of replicas) {
       if (replica.replicationLagMs === undefined) continue;
-      const spec: SeriesSpec = { name: shardLagSeries(replica.shard), scope: { kind: 'shard', shard: replica.shard }, ...sloSpec(this.profile.slo.replication_lag_ms) };
+      const spec: SeriesSpec = { name: shardLagSeries(replica.shard), scope: { kind: 'shard', shard: replica.shard }, nonNegative: true, ...sloSpec(this.profile.slo.replication_lag_ms) };
       this.feed(spec, replica.replicationLagMs);
     }
   }

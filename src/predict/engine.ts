@@ -31,6 +31,12 @@ export interface SeriesSpec {
    * rollback score of the shards it serves directly, not only through the node's probability.
    */
   sharedWithShards?: boolean;
+  /**
+   * The series cannot go below 0 (a latency, a rate, a ratio, a count): its explanation shows the
+   * forecast and interval clamped at 0, where a Gaussian interval or an extrapolated fall would read
+   * "−6 ms". The breach probability is computed from the unclamped forecast, as before.
+   */
+  nonNegative?: boolean;
 }
 
 /** Options of the engine; merged with the defaults once, then frozen. */
@@ -261,15 +267,16 @@ export class ScoringEngine {
       }
     }
     const last = forecast.mean.length - 1;
+    const shown = state.spec.nonNegative === true ? (x: number): number => Math.max(0, x) : (x: number): number => x;
     return {
       state,
       anomaly: logScale(state.lastLikelihood),
       explanation: {
         series: state.spec.name,
         value: state.model.last,
-        forecast: forecast.mean[last]!,
-        lower: forecast.lower[last]!,
-        upper: forecast.upper[last]!,
+        forecast: shown(forecast.mean[last]!),
+        lower: shown(forecast.lower[last]!),
+        upper: shown(forecast.upper[last]!),
         steps: forecast.mean.length,
         threshold: threshold ?? null,
         breachProbability: breach,

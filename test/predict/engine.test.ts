@@ -60,3 +60,20 @@ test('limits and bad input are typed errors; non-finite samples are dropped and 
   engine.observe('a', NaN);
   assert.equal(engine.droppedSamples, 1);
 });
+
+test('a series that cannot go below 0 is explained with its forecast and interval clamped at 0', () => {
+  const explain = (nonNegative: boolean) => {
+    const engine = new ScoringEngine({ fitter: referenceFitter });
+    engine.addSeries({ name: 'fsync', scope: { kind: 'node' }, threshold: 20, nonNegative });
+    // An fsync p99 falling from 60 ms to its floor: the fitted interval reaches below 0.
+    for (let t = 0; t < 300; t++) engine.observe('fsync', Math.max(0.5, 60 - t * 0.25) + 0.3 * Math.sin(t));
+    const scored = engine.score();
+    return { entry: scored.node.top.find((e) => e.series === 'fsync')!, p: scored.node.p };
+  };
+  const raw = explain(false);
+  const clamped = explain(true);
+  assert.ok(raw.entry.lower < 0, `without the flag the interval reaches ${raw.entry.lower}`);
+  assert.ok(clamped.entry.lower >= 0 && clamped.entry.forecast >= 0 && clamped.entry.upper >= 0, `clamped: ${JSON.stringify(clamped.entry)}`);
+  assert.equal(clamped.entry.upper, raw.entry.upper, 'a bound above 0 is unchanged');
+  assert.equal(clamped.p, raw.p, 'the score is computed from the unclamped forecast');
+});
