@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Logger } from '../common/log.js';
@@ -351,7 +352,13 @@ export class CoordinatorService {
     this.routingSaveQueued = true;
     this.enqueue(async () => {
       this.routingSaveQueued = false;
-      if (this.lastRouting) writeFileAtomic(join(this.options.dataDir, routingFile), [this.lastRouting]);
+      const payload = this.lastRouting;
+      if (!payload) return;
+      // Written and renamed without blocking the decision loop (a table of many shards is large);
+      // like an incident file, not fsynced: a lost last write is the lag described above.
+      const path = join(this.options.dataDir, routingFile);
+      await writeFile(`${path}.tmp`, payload);
+      await rename(`${path}.tmp`, path);
     }, () => this.counters.routingWriteFailures++);
   }
 
