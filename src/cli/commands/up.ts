@@ -20,7 +20,7 @@ export const upCommand: Command = {
     shadows: { type: 'string', description: 'shadows of every shard, fixed when the cluster is created (default: 2 with 3 or more agents, else 1)', valueName: '<n>' },
     'data-dir': { type: 'string', description: 'directory for all data, logs, keys and the cluster state file', default: './.foreshard', valueName: '<dir>' },
     cluster: { type: 'string', description: 'cluster name', default: 'default', valueName: '<name>' },
-    profile: { type: 'string', description: 'firmware profile the agents run', default: 'generic-x86-server', valueName: '<name|path>' },
+    profile: { type: 'string', description: 'firmware profile the agents run, without its host collectors (they all share this machine; written to <data-dir>/profile.json)', default: 'generic-x86-server', valueName: '<name|path>' },
     host: { type: 'string', description: 'address every part listens on', default: '127.0.0.1', valueName: '<addr>' },
     'gateway-port': { type: 'string', description: 'client WebSocket port (ws://host:port/v1)', default: '7070', valueName: '<n>' },
     'dashboard-port': { type: 'string', description: 'dashboard HTTP port', default: '7080', valueName: '<n>' },
