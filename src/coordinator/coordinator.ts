@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { ClusterMap, type NodeInfo } from './cluster-map.js';
-import { nextStreak, switchBlock } from './decisions.js';
+import { coolDownAvoids, nextStreak, switchBlock } from './decisions.js';
 import { CoordinatorError } from './errors.js';
 import { Failover } from './failover.js';
 import { pairFromIncident } from './failure-history.js';
@@ -567,6 +567,7 @@ export class CoordinatorCore implements PlacementHost {
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
       state.lastSwitchStayed = false;
+      state.lastSwitchFrom = null;
       if (verdict === 'reopen') {
         this.routing.update(shard, { writes: 'open' });
         this.log('info', 'REOPENED_AFTER_RESTART', `shard ${shard}: primary ${route.primary} was never fenced`);
@@ -591,17 +592,19 @@ export class CoordinatorCore implements PlacementHost {
       busy: operation !== null && !operation.background,
       lastSwitchMs: state.lastSwitchMs,
       lastSwitchStayed: state.lastSwitchStayed,
+      lastSwitchFrom: state.lastSwitchFrom,
       nowMs: this.nowMs,
       switchesInFlight: this.switchCount,
       options: this.options,
     });
     if (block !== null) return;
-    const hasTarget = route.shadows.some((n) => this.cluster.isOnline(n) && this.cluster.risk(n) < this.options.switchThreshold);
+    const avoid = coolDownAvoids({ leftAtMs: state.leftAtMs, nowMs: this.nowMs, options: this.options });
+    const hasTarget = route.shadows.some((n) => !avoid.has(n) && this.cluster.isOnline(n) && this.cluster.risk(n) < this.options.switchThreshold);
     if (!hasTarget) {
       this.stats.switchesWithoutTarget++;
       return;
     }
-    this.replaceOperation(state, new PlannedSwitch(state.id, `rollback score above ${this.options.switchThreshold} for ${state.streak} updates`));
+    this.replaceOperation(state, new PlannedSwitch(state.id, `rollback score above ${this.options.switchThreshold} for ${state.streak} updates`, null, avoid));
   }
 
   private manualSwitch(shard: number, toNode: string | null): void {

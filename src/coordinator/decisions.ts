@@ -18,23 +18,51 @@ export function nextStreak(streak: number, p: number, switchThreshold: number): 
 /** What a planned switch waits for, if anything. */
 export type SwitchBlock = 'automation-paused' | 'busy' | 'cool-down' | 'limit' | null;
 
-/** Whether an automatic planned switch of a shard may start now, and if not, why. */
+/**
+ * Whether an automatic planned switch of a shard may start now, and if not, why.
+ *
+ * The per-shard cool-down is against flapping: a shard must not go back to the node it has just
+ * left. So while it runs, a switch that left a known node (`lastSwitchFrom`) does not block the next
+ * one; the shard only may not return to a node it left within the cool-down ({@link coolDownAvoids}). A primary that starts
+ * degrading a few seconds after it took the shard over is escaped as soon as its own scores say so,
+ * to any other healthy shadow. Without a known left node (a restart touched the shard) the whole
+ * cool-down blocks, and after a switch that reopened on the same primary the shorter
+ * `switchRetryMs` does.
+ */
 export function switchBlock(input: {
   automationPaused: boolean;
   busy: boolean;
   lastSwitchMs: number;
   /** True when the last switch reopened on the same primary: the shorter `switchRetryMs` applies. */
   lastSwitchStayed?: boolean;
+  /** The node the last switch or failover took the primary role from, when known. */
+  lastSwitchFrom?: string | null;
   nowMs: number;
   switchesInFlight: number;
   options: Pick<CoordinatorOptions, 'switchCooldownMs' | 'switchRetryMs' | 'maxSwitchesInFlight'>;
 }): SwitchBlock {
   if (input.automationPaused) return 'automation-paused';
   if (input.busy) return 'busy';
-  const coolDownMs = input.lastSwitchStayed === true ? Math.min(input.options.switchRetryMs, input.options.switchCooldownMs) : input.options.switchCooldownMs;
-  if (input.nowMs - input.lastSwitchMs < coolDownMs) return 'cool-down';
+  const sinceMs = input.nowMs - input.lastSwitchMs;
+  if (input.lastSwitchStayed === true) {
+    if (sinceMs < Math.min(input.options.switchRetryMs, input.options.switchCooldownMs)) return 'cool-down';
+  } else if (sinceMs < input.options.switchCooldownMs && (input.lastSwitchFrom ?? null) === null) {
+    return 'cool-down';
+  }
   if (input.switchesInFlight >= input.options.maxSwitchesInFlight) return 'limit';
   return null;
+}
+
+/**
+ * The nodes an automatic switch of the shard must not pick as its target now: those a switch or
+ * failover took the shard's primary role from within the cool-down (`leftAtMs`: node → when).
+ * Together with {@link switchBlock} this bounds a shard to one switch per replica in a cool-down,
+ * however its scores move: each switch leaves a node it may not return to.
+ */
+export function coolDownAvoids(input: { leftAtMs: ReadonlyMap<string, number>; nowMs: number; options: Pick<CoordinatorOptions, 'switchCooldownMs'> }): Set<string> {
+  const avoid = new Set<string>();
+  for (const [node, atMs] of input.leftAtMs) if (input.nowMs - atMs < input.options.switchCooldownMs) avoid.add(node);
+  return avoid;
 }
 
 /** A shadow that could become the primary. */

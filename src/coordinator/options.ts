@@ -12,7 +12,11 @@ export interface CoordinatorOptions {
   switchThreshold: number;
   /** Scores above the threshold in a row that trigger a planned switch. */
   switchConsecutive: number;
-  /** Minimum time between two planned switches of one shard. */
+  /**
+   * How long a shard may not be switched back to a node it has left (DESIGN §3's cool-down per
+   * shard). A new primary that degrades within it is still left for a third node; a shard a restart
+   * touched waits the whole of it.
+   */
   switchCooldownMs: number;
   /**
    * After a planned switch that found no caught-up shadow and reopened writes on the same primary,

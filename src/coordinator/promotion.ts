@@ -244,6 +244,9 @@ export abstract class PromotingOperation extends ShardOperation {
     this.promoteEpoch = epoch;
     state.lastSwitchMs = ctx.nowMs;
     state.lastSwitchStayed = result === 'reopened';
+    state.lastSwitchFrom = leaving;
+    for (const [node, atMs] of state.leftAtMs) if (ctx.nowMs - atMs >= ctx.options.switchCooldownMs) state.leftAtMs.delete(node);
+    if (leaving) state.leftAtMs.set(leaving, ctx.nowMs);
     state.streak = 0;
     if (leaving) ctx.markRecovering(this.shard, leaving);
     this.step(ctx, 'routing-updated', primary, null, `epoch ${epoch}, writes open`);

@@ -30,6 +30,10 @@ export class ShardState {
   lastSwitchMs = -Infinity;
   /** Whether that switch left the primary where it was (reopened on it): then the shorter `switchRetryMs` applies. */
   lastSwitchStayed = false;
+  /** The node that switch took the primary role from (null: it stayed, or a restart touched the shard). */
+  lastSwitchFrom: string | null = null;
+  /** Nodes switches took the primary role from, and when: the shard may not go back to them during the cool-down. One entry per node. */
+  readonly leftAtMs = new Map<string, number>();
   /** The highest epoch allocated or reported; the next epoch is one more, so no epoch is used twice. */
   maxEpoch: number;
   /** The one operation in flight on this shard, if any. */

@@ -32,6 +32,8 @@ export class PlannedSwitch extends PromotingOperation {
     shard: number,
     private readonly reason: string,
     private readonly requestedTarget: string | null = null,
+    /** Shadows not to promote: the nodes the shard left within its cool-down. */
+    private readonly avoid: ReadonlySet<string> = new Set(),
   ) {
     super(shard);
   }
@@ -96,7 +98,7 @@ export class PlannedSwitch extends PromotingOperation {
     if (this.reopening) return this.oldPrimary !== null && usable(this.oldPrimary) ? this.oldPrimary : null;
     if (this.requestedTarget !== null && usable(this.requestedTarget) && route.shadows.includes(this.requestedTarget)) return this.requestedTarget;
     const reports = ctx.shardState(this.shard).reports;
-    const candidates: Candidate[] = route.shadows.filter(usable).map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
+    const candidates: Candidate[] = route.shadows.filter((node) => !this.avoid.has(node) && usable(node)).map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
     const best = healthiestCaughtUp(candidates, this.throughLsn, ctx.options.switchThreshold);
     if (best) return best.node;
     if (this.fenced && this.oldPrimary !== null && usable(this.oldPrimary)) return this.oldPrimary;

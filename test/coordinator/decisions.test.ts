@@ -4,7 +4,7 @@
 // whose scores are scripted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { healthiestCaughtUp, highestReceived, nextStreak, switchBlock } from '../../src/coordinator/decisions.js';
+import { coolDownAvoids, healthiestCaughtUp, highestReceived, nextStreak, switchBlock } from '../../src/coordinator/decisions.js';
 import { resolveCoordinatorOptions } from '../../src/coordinator/options.js';
 import { SimWorld } from './sim/world.js';
 
@@ -20,7 +20,9 @@ test('a switch waits for automation, an idle shard, the cool-down and the limit'
   assert.equal(switchBlock(base), null);
   assert.equal(switchBlock({ ...base, automationPaused: true }), 'automation-paused');
   assert.equal(switchBlock({ ...base, busy: true }), 'busy');
-  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500 }), 'cool-down');
+  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500 }), 'cool-down', 'a shard a restart touched (no left node known) waits out the cool-down');
+  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500, lastSwitchFrom: 'a' }), null, 'after a switch that left a, the cool-down only keeps the shard off a');
+  assert.deepEqual([...coolDownAvoids({ ...base, leftAtMs: new Map([['a', 4500], ['b', 3000]]) })], ['a'], 'a was left within the cool-down, b before it');
   const retry = { ...base, options: resolveCoordinatorOptions({ switchCooldownMs: 1000, switchRetryMs: 300, maxSwitchesInFlight: 2 }) };
   assert.equal(switchBlock({ ...retry, lastSwitchMs: 4500, lastSwitchStayed: true }), null, 'a switch that stayed waits only switchRetryMs');
   assert.equal(switchBlock({ ...retry, lastSwitchMs: 4800, lastSwitchStayed: true }), 'cool-down');
@@ -67,14 +69,17 @@ test('hysteresis: scores that dip below the threshold never switch; three in a r
   assert.ok(incident.timeline.scores.filter((s) => s.p > 0.8).length >= 3, 'the timeline holds the scores that drove it');
 });
 
-test('cool-down: a shard whose new primary also degrades waits out the cool-down before switching again', () => {
-  // n0000 degrades at 10 s, so shard 0 moves to n0001; n0001 degrades at 20 s while n0000 recovers
-  // (and rejoins as a shadow), so shard 0 wants to move back at once, but must wait 30 s.
-  const world = scripted((node, now) => {
-    if (node === 'n0000') return now > 10_000 && now < 20_000 ? 0.9 : 0.05;
-    if (node === 'n0001') return now > 20_000 ? 0.9 : 0.05;
-    return 0.05;
-  }, { switchCooldownMs: 30_000 });
+test('cool-down: a shard whose new primary also degrades waits out the cool-down before going back to the node it left', () => {
+  // Two nodes. n0000 degrades at 10 s, so shard 0 moves to n0001; n0001 degrades at 20 s while
+  // n0000 recovers (and rejoins as a shadow), so shard 0 wants to move back at once, but must wait 30 s.
+  const world = new SimWorld({
+    seed: 7, nodes: 2, shards: 2, shadowsPerShard: 1, writeRate: 0.2,
+    scoreOf: (node, now) => {
+      if (node === 'n0000') return now > 10_000 && now < 20_000 ? 0.9 : 0.05;
+      return now > 20_000 ? 0.9 : 0.05;
+    },
+    coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 30_000 },
+  });
   world.runUntil(90_000);
   const shard0 = [...world.incidents.values()]
     .filter((i) => i.shard === 0 && i.kind === 'planned-switch' && i.outcome.result === 'switched')
@@ -82,6 +87,36 @@ test('cool-down: a shard whose new primary also degrades waits out the cool-down
   assert.equal(shard0.length, 2, 'shard 0 switched away, then back once the cool-down was over');
   assert.ok(shard0[1]!.openedAtMs - shard0[0]!.closedAtMs! >= 30_000, 'the second switch waited out the cool-down');
   assert.ok(shard0[1]!.openedAtMs < 20_000 + 30_000 + 5_000, 'and did not wait much longer than that');
+});
+
+test('cool-down: a new primary that degrades within the cool-down is left at once for another node, never for one the shard left', () => {
+  // Three nodes, every shard on all three. n0000 degrades at 10 s, so shard 0 moves away from it;
+  // from 20 s on, whichever node is shard 0's primary scores high (as if the shard's own load sank
+  // each node it lands on), well inside the 60 s cool-down. The shard must not wait out the
+  // cool-down on a degrading node when a third, healthy node holds a shadow; and it must then stay
+  // there rather than go back to a node it left within the cool-down: two switches, not a ping-pong.
+  let world: SimWorld | undefined = undefined;
+  world = new SimWorld({
+    seed: 11, nodes: 3, shards: 3, shadowsPerShard: 2, writeRate: 0.2,
+    scoreOf: (node, now) => {
+      if (node === 'n0000') return now > 10_000 && now < 18_000 ? 0.9 : 0.05;
+      if (node === world?.core.routing.get(0)?.primary && now > 20_000 && now < 60_000) return 0.9;
+      return 0.05;
+    },
+    coordinator: { rebalance: false, preReplicate: false, switchCooldownMs: 60_000 },
+  });
+  world.runUntil(20_000);
+  const second = world.core.routing.get(0)!.primary!;
+  assert.notEqual(second, 'n0000', 'shard 0 left n0000');
+  world.runUntil(55_000);
+  const shard0 = [...world.incidents.values()]
+    .filter((i) => i.shard === 0 && i.kind === 'planned-switch' && i.outcome.result === 'switched')
+    .sort((a, b) => a.openedAtMs - b.openedAtMs);
+  assert.equal(shard0.length, 2, `shard 0 switched twice, then stayed (${shard0.map((i) => `${i.fromNode}→${i.toNode}`).join(' ')})`);
+  assert.equal(shard0[1]!.fromNode, second);
+  assert.ok(shard0[1]!.openedAtMs < 25_000, `the second switch did not wait for the cool-down (opened at ${shard0[1]!.openedAtMs} ms)`);
+  const third = world.core.routing.get(0)!.primary!;
+  assert.ok(third !== 'n0000' && third !== second, `shard 0 went to the third node, not back to the one it left (${third})`);
 });
 
 test('limit: never more than maxSwitchesInFlight planned switches at once, and every risky shard still switches', () => {

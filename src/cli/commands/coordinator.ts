@@ -108,7 +108,7 @@ export const coordinatorCommand: Command = {
     'shadows-per-shard': { type: 'string', description: 'shadows of every shard', default: String(d.shadowsPerShard), valueName: '<n>' },
     'switch-threshold': { type: 'string', description: 'rollback score that counts toward a switch', default: String(d.switchThreshold), valueName: '<p>' },
     'switch-consecutive': { type: 'string', description: 'scores above the threshold in a row that trigger a switch', default: String(d.switchConsecutive), valueName: '<n>' },
-    'switch-cooldown-ms': { type: 'string', description: 'minimum time between two switches of a shard', default: String(d.switchCooldownMs), valueName: '<ms>' },
+    'switch-cooldown-ms': { type: 'string', description: 'how long a shard may not be switched back to a node it left (another healthy shadow may still take it)', default: String(d.switchCooldownMs), valueName: '<ms>' },
     'switch-retry-ms': { type: 'string', description: 'after a switch that found no caught-up shadow and stayed on the same primary, time before the shard may try again (at most the cool-down)', default: String(d.switchRetryMs), valueName: '<ms>' },
     'max-switches-in-flight': { type: 'string', description: 'cluster-wide limit on planned switches in flight', default: String(d.maxSwitchesInFlight), valueName: '<n>' },
     'step-timeout-ms': { type: 'string', description: 'how long one command may take before it is retried', default: String(d.stepTimeoutMs), valueName: '<ms>' },
