@@ -226,7 +226,11 @@ export abstract class PromotingOperation extends ShardOperation {
     const state = ctx.shardState(this.shard);
     const others = replicaNodes(route).filter((node) => node !== primary);
     const leaving = this.oldPrimary !== null && this.oldPrimary !== primary ? this.oldPrimary : null;
-    const shadows = others.filter((node) => node !== leaving);
+    // A planned switch whose old primary is the only other copy keeps it as a shadow: dropped, it
+    // would leave the new primary with no shadow to acknowledge writes (at least one must), and
+    // every write would fail until some node rejoined. Acknowledged at its pace is better than none.
+    const keptAsShadow = leaving !== null && this.incident.kind === 'planned-switch' && ctx.cluster.isOnline(leaving) && others.every((node) => node === leaving);
+    const shadows = keptAsShadow ? others : others.filter((node) => node !== leaving);
     const dataUrls: Record<string, string> = {};
     for (const node of [primary, ...shadows]) dataUrls[node] = ctx.cluster.get(node)?.dataUrl ?? route.dataUrls[node] ?? '';
     ctx.routing.update(this.shard, {
@@ -248,8 +252,8 @@ export abstract class PromotingOperation extends ShardOperation {
     for (const [node, atMs] of state.leftAtMs) if (ctx.nowMs - atMs >= ctx.options.switchCooldownMs) state.leftAtMs.delete(node);
     if (leaving) state.leftAtMs.set(leaving, ctx.nowMs);
     state.streak = 0;
-    if (leaving) ctx.markRecovering(this.shard, leaving);
-    this.step(ctx, 'routing-updated', primary, null, `epoch ${epoch}, writes open`);
+    if (leaving && !keptAsShadow) ctx.markRecovering(this.shard, leaving);
+    this.step(ctx, 'routing-updated', primary, null, `epoch ${epoch}, writes open${keptAsShadow ? `; ${leaving} stays as the only shadow` : ''}`);
     this.incident.toNode = primary;
     this.incident.epochAfter = epoch;
     closeIncident(this.incident, ctx.nowMs, result, detail);
