@@ -68,7 +68,8 @@ export interface EngineOptions {
   /**
    * Consecutive one-step residuals on the breach side needed, with the likelihood above, before the
    * regime-change forecast is consulted: a regime that is moving toward the threshold beats the
-   * old model in one direction every sample, which a burst of noise does not.
+   * old model in one direction every sample, which a burst of noise does not. As many newest
+   * samples in a row beyond the departure distance below open it too.
    */
   regimeChangeRun: number;
   /**
@@ -84,6 +85,12 @@ export interface EngineOptions {
    * spike that has ended.
    */
   regimeChangeDeparture: number;
+  /**
+   * How many standard errors the slope of a departure's trend ({@link SeriesModel.trendForecast})
+   * must reach before the trend is extrapolated: a level step with noise has a slope of a few
+   * errors either way, a ramp of many.
+   */
+  regimeChangeTrendT: number;
 }
 
 /** Longest horizon accepted, in samples. */
@@ -106,6 +113,7 @@ export function defaultEngineOptions(): EngineOptions {
     regimeChangeRun: 3,
     regimeChangeMinSamples: 60,
     regimeChangeDeparture: 3,
+    regimeChangeTrendT: 3,
   };
 }
 
@@ -250,20 +258,25 @@ export class ScoringEngine {
     const direction = state.spec.direction ?? 'above';
     const run = direction === 'above' ? state.model.residualRun : -state.model.residualRun;
     const settled = state.model.samples >= this.options.regimeChangeMinSamples;
-    if (
-      threshold !== undefined &&
-      settled &&
-      state.lastLikelihood >= this.options.regimeChangeLikelihood &&
-      run >= this.options.regimeChangeRun &&
-      state.model.departed(direction, this.options.regimeChangeDeparture)
-    ) {
-      // It may be shorter than the horizon (SeriesModel.recentForecast says why); its explanation
-      // then shows its own last step.
-      const recent = state.model.recentForecast(horizonSteps, intervalLevel);
-      const recentBreach = recent === undefined ? 0 : this.breachOf(recent, threshold, state);
-      if (recent !== undefined && recentBreach > breach) {
-        forecast = recent;
-        breach = recentBreach;
+    // The regime has changed when the series keeps beating its model in one direction while out
+    // of its old regime: then the regime-change window's forecast is consulted. A model that
+    // follows a ramp closely is beaten by it only now and then, so that run breaks while the ramp
+    // goes on; when the newest samples have all left the regime in a row, the trend of those
+    // samples is consulted too (SeriesModel.trendForecast), which a level step does not have.
+    if (threshold !== undefined && settled && state.lastLikelihood >= this.options.regimeChangeLikelihood) {
+      const departedRun = state.model.departedRun(direction, this.options.regimeChangeDeparture, state.model.recentLength);
+      const beaten = run >= this.options.regimeChangeRun && state.model.departed(direction, this.options.regimeChangeDeparture);
+      // Either may be shorter than the horizon; its explanation then shows its own last step.
+      const candidates = [
+        beaten ? state.model.recentForecast(horizonSteps, intervalLevel) : undefined,
+        departedRun >= this.options.regimeChangeRun ? state.model.trendForecast(departedRun, direction, horizonSteps, intervalLevel, this.options.regimeChangeTrendT) : undefined,
+      ];
+      for (const candidate of candidates) {
+        const candidateBreach = candidate === undefined ? 0 : this.breachOf(candidate, threshold, state);
+        if (candidate !== undefined && candidateBreach > breach) {
+          forecast = candidate;
+          breach = candidateBreach;
+        }
       }
     }
     const last = forecast.mean.length - 1;

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScoringEngine } from '../../src/predict/engine.js';
+import { defaultSeriesModelOptions } from '../../src/predict/series-model.js';
 
 const switchThreshold = 0.8;
 const switchConsecutive = 3;
@@ -96,4 +97,27 @@ test('real disk stalls of one to three samples stop driving the score once they 
     }
     assert.deepEqual(falseTrips, [], `seed ${seed}: the switch rule tripped with both series back under their SLOs`);
   }
+});
+
+test('a real disk ramp that the sliding-window model follows is extrapolated by the fifth sample out of its regime', () => {
+  // store_fsync_ms_p99 of the degrading node of a predictive e2e run on Mosquitto (2026-11-21,
+  // 500 ms samples, the ramp 1 → 200 ms over 60 s injected after the 71st). The sliding-window
+  // model followed the ramp closely, so its one-step errors changed sign (run 3, then −1, 1, 2)
+  // and the regime-change window, 15 of whose 20 samples were from before the ramp, forecast the
+  // level reached: the breach probability stayed 0 until fsync p99 was at 29 ms, and the switch
+  // came 7.8 s into the ramp, after the store's p99 had crossed 50 ms. The trend of the samples
+  // that left the regime in a row sees it at 15 ms, 3.3 s into the ramp.
+  const samples = [4.3, 4.6, 2.9, 2.1, 3.6, 9.4, 2.3, 1.7, 10.2, 1.5, 1.4, 1.4, 2, 1, 1, 2.3, 1.4, 1.6, 1.3, 2.7, 1.9, 2.6, 3, 1.6, 1.6, 1.3,
+    1.9, 3.7, 3.5, 3.1, 2.2, 2.2, 1.7, 1.6, 1.2, 1.5, 1.9, 1.9, 2.4, 1.2, 3.4, 2.9, 2, 1.7, 1.8, 1.5, 1.4, 4.8, 10.5, 1.4, 1.4, 1.7, 1.5,
+    5, 1.2, 1.6, 3, 1.5, 2.5, 1.5, 1.3, 1.9, 1.8, 1.3, 1.9, 1.7, 6.2, 7.6, 1.7, 5.2, 4.5, 4.2, 7.1, 7.9, 9.4, 11.4, 15.2];
+  // As the agent runs generic-x86-server at 500 ms: a 600-sample window refitted every 60, first fit after 30, a 120-step horizon.
+  const engine = new ScoringEngine({ horizonSteps: 120, model: { ...defaultSeriesModelOptions, windowSize: 600, refitEvery: 60, minFitSamples: 30 } });
+  engine.addSeries({ name: 'store_fsync_ms_p99', scope: { kind: 'node' }, threshold: 20, sharedWithShards: true });
+  const breach: number[] = [];
+  for (const value of samples) {
+    engine.observe('store_fsync_ms_p99', value);
+    breach.push(engine.score([0]).node.top[0]!.breachProbability);
+  }
+  assert.ok(Math.max(...breach.slice(0, 70)) < 0.5, `before the ramp, breach probabilities stay low (${Math.max(...breach.slice(0, 70)).toFixed(2)})`);
+  assert.ok(breach.at(-1)! > 0.9, `with fsync p99 at 15.2 ms, five samples into its departure, the breach probability is ${breach.at(-1)!.toFixed(2)}`);
 });
