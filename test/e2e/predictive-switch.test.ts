@@ -11,7 +11,7 @@
 // client load away. So the test measures when it would have with a control in the same run: once
 // the victim has switched and its fault is cleared, automation is paused (`foreshard
 // pause-automation`) and the same ramp is put on the node that now holds the most primaries, under
-// the same workload, until that node's published store p99 crosses 50 ms. The lead time is the
+// the same workload, until that node's published store p99 crosses 50 ms (two samples in a row). The lead time is the
 // control's crossing time minus the victim's switch time, each from the start of its ramp; the test
 // asserts it is positive, and that the victim's own store p99 stayed under 50 ms until its switch
 // completed. It also prints when the victim's fsync p99 first passed its own 20 ms SLO, for the
@@ -118,6 +118,14 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
       const pausedAtMs = cluster.routingSeenAtMs.slice(tablesBefore).find((_, i) => cluster.routing[tablesBefore + i]!.shards.some((r) => affected.has(r.id) && r.writes !== 'open')) ?? switchedAtMs;
       const crossing = (node: string, fromMs: number, series: string, limitMs: number) =>
         cluster.metrics.find((m) => m.node === node && m.seenAtMs >= fromMs && (m.series[series] ?? 0) > limitMs);
+      // The control's crossing is the first of two samples in a row over the SLO: a ramp crosses and
+      // stays over, while this machine's disk puts a lone sample over 50 ms now and then (one run's
+      // control "crossed" 67 ms into its ramp, when the injected delay was 1.2 ms). The victim is
+      // held to the stricter single sample.
+      const sustainedCrossing = (node: string, fromMs: number, series: string, limitMs: number) => {
+        const samples = cluster.metrics.filter((m) => m.node === node && m.seenAtMs >= fromMs);
+        return samples.find((m, i) => (m.series[series] ?? 0) > limitMs && (samples[i + 1]?.series[series] ?? 0) > limitMs);
+      };
       // The switch takes the victim's client load away, so its store p99 cannot show when it would
       // have crossed the SLO. What it shows is whether it crossed before the switch completed.
       const victimBreach = crossing(victim, rampAtMs, 'store_latency_ms_p99', sloMs);
@@ -135,7 +143,7 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
       const controlAtMs = Date.now();
       await chaos(control, rampFault);
       const controlBreach = await waitFor(`${control}'s store p99 to cross ${sloMs} ms with nothing switching`,
-        () => crossing(control, controlAtMs, 'store_latency_ms_p99', sloMs), 60_000, () => cluster.logs());
+        () => sustainedCrossing(control, controlAtMs, 'store_latency_ms_p99', sloMs), 60_000, () => cluster.logs());
       await chaos(control, { fault: 'clear' });
       await load.stop();
 
