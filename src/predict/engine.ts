@@ -68,8 +68,7 @@ export interface EngineOptions {
   /**
    * Consecutive one-step residuals on the breach side needed, with the likelihood above, before the
    * regime-change forecast is consulted: a regime that is moving toward the threshold beats the
-   * old model in one direction every sample, which a burst of noise does not. As many newest
-   * samples in a row beyond the departure distance below open it too.
+   * old model in one direction every sample, which a burst of noise does not.
    */
   regimeChangeRun: number;
   /**
@@ -86,9 +85,10 @@ export interface EngineOptions {
    */
   regimeChangeDeparture: number;
   /**
-   * How many standard errors the slope of a departure's trend ({@link SeriesModel.trendForecast})
-   * must reach before the trend is extrapolated: a level step with noise has a slope of a few
-   * errors either way, a ramp of many.
+   * How many standard errors the slope of a departure's trend ({@link SeriesModel.trendForecast},
+   * consulted once the newest `trendMinRun` samples have all left the regime) must reach before
+   * the trend is extrapolated: a level step with noise has a slope of a few errors either way, a
+   * ramp of many.
    */
   regimeChangeTrendT: number;
 }
@@ -269,7 +269,7 @@ export class ScoringEngine {
       // Either may be shorter than the horizon; its explanation then shows its own last step.
       const candidates = [
         beaten ? state.model.recentForecast(horizonSteps, intervalLevel) : undefined,
-        departedRun >= this.options.regimeChangeRun ? state.model.trendForecast(departedRun, direction, horizonSteps, intervalLevel, this.options.regimeChangeTrendT) : undefined,
+        state.model.trendForecast(departedRun, direction, horizonSteps, intervalLevel, this.options.regimeChangeTrendT),
       ];
       for (const candidate of candidates) {
         const candidateBreach = candidate === undefined ? 0 : this.breachOf(candidate, threshold, state);

@@ -151,13 +151,13 @@ function clampForecast(forecast: ArimaForecast, lowest: number, highest: number,
 /** Periods the seasonal reference takes its median over. */
 const seasonalReferencePeriods = 3;
 
-/** The median of three numbers. */
-/** The median of a non-empty list (the upper middle for an even length, as {@link describeRegime}). */
+/** The median of a non-empty list, sorted in place (the upper middle for an even length, as {@link describeRegime}). */
 function median(values: number[]): number {
   values.sort((a, b) => a - b);
   return values[values.length >> 1]!;
 }
 
+/** The median of three numbers. */
 function median3(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
@@ -382,7 +382,7 @@ export class SeriesModel {
    * of 0.5 had been forecast at 7 on a healthy node of the soak).
    */
   recentForecast(steps: number, level: number): ArimaForecast | undefined {
-    const length = this.options.recentWindow ?? defaultRecentWindow;
+    const length = this.recentLength;
     // A running median of three over the samples before the newest: a ramp survives it, a lone
     // spike (a GC pause, one slow fsync) does not, so one outlier is never extrapolated into a
     // trend. The newest sample has no successor to take a median with, so it is left out.
@@ -460,8 +460,8 @@ export class SeriesModel {
    * but no further than twice the run (nor the regime-change window). A ramp that has just left
    * its regime has too few samples for an ARIMA fit of its own, and the regime-change window's fit
    * is dominated by the samples before it, so it forecasts the level the ramp has reached rather
-   * than where it is heading. Undefined for fewer than {@link trendMinRun} samples, unless the
-   * line heads toward `direction` with a slope of at least `minT` standard errors, and when the
+   * than where it is heading. Undefined with fewer than {@link trendMinRun} samples, when the line
+   * does not head toward `direction` with a slope of at least `minT` standard errors, and when the
    * newest sample has fallen back more than two scatters from the line (a ramp goes on; noise
    * that happened to line up for a few samples does not). The interval grows with the slope's own
    * uncertainty; the scatter is never taken as smaller than the regime's.

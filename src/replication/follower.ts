@@ -55,8 +55,8 @@ export class Follower {
   private ackScheduled = false;
   private ackTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  /** Ends the reconnect backoff early (set while `run` waits out a delay). */
-  private wake: (() => void) | undefined;
+  /** Aborted by `stop`: ends a reconnect backoff or a resync pause at once. */
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly shard: number,
@@ -85,7 +85,7 @@ export class Follower {
     this.state = 'stopped';
     clearInterval(this.ackTimer);
     this.link?.terminate();
-    this.wake?.(); // a primary that is gone keeps the loop in its backoff, up to reconnectDelayMaxMs
+    this.stopping.abort(); // a primary that is gone keeps the loop in its backoff, up to reconnectDelayMaxMs
     await this.busy;
     await this.running;
   }
@@ -122,15 +122,7 @@ export class Follower {
       this.link = undefined;
       if (this.stopped) break;
       this.state = 'connecting';
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        timer.unref();
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await sleep(delayMs, this.stopping.signal);
       delayMs = Math.min(delayMs * 2, options.reconnectDelayMaxMs);
     }
   }
@@ -249,8 +241,8 @@ export class Follower {
       case 'ROLLBACK_WINDOW_FULL':
         this.awaitingLsn = -1;
         return this.exclusive(async () => {
-          await sleep(this.context.options.reconnectDelayMaxMs);
-          this.sendResync('gap');
+          await sleep(this.context.options.reconnectDelayMaxMs, this.stopping.signal);
+          if (!this.stopped) this.sendResync('gap');
         });
       case 'STALE_EPOCH':
         // The primary streams at an epoch below ours: it is not the primary any more.
