@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { ClusterMap, type NodeInfo } from './cluster-map.js';
-import { coolDownAvoids, nextStreak, switchBlock } from './decisions.js';
+import { coolDownAvoids, eligibleTargets, nextStreak, switchBlock } from './decisions.js';
 import { CoordinatorError } from './errors.js';
 import { Failover } from './failover.js';
 import { pairFromIncident } from './failure-history.js';
@@ -566,8 +566,7 @@ export class CoordinatorCore implements PlacementHost {
       const verdict = restartVerdict(route, state.reports);
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
-      state.lastSwitchStayed = false;
-      state.lastSwitchFrom = null;
+      state.lastSwitch = 'unknown';
       if (verdict === 'reopen') {
         this.routing.update(shard, { writes: 'open' });
         this.log('info', 'REOPENED_AFTER_RESTART', `shard ${shard}: primary ${route.primary} was never fenced`);
@@ -591,16 +590,14 @@ export class CoordinatorCore implements PlacementHost {
       automationPaused: this.automationPausedFlag,
       busy: operation !== null && !operation.background,
       lastSwitchMs: state.lastSwitchMs,
-      lastSwitchStayed: state.lastSwitchStayed,
-      lastSwitchFrom: state.lastSwitchFrom,
+      lastSwitch: state.lastSwitch,
       nowMs: this.nowMs,
       switchesInFlight: this.switchCount,
       options: this.options,
     });
     if (block !== null) return;
     const avoid = coolDownAvoids({ leftAtMs: state.leftAtMs, nowMs: this.nowMs, options: this.options });
-    const hasTarget = route.shadows.some((n) => !avoid.has(n) && this.cluster.isOnline(n) && this.cluster.risk(n) < this.options.switchThreshold);
-    if (!hasTarget) {
+    if (eligibleTargets(route.shadows, avoid, this.cluster, this.options.switchThreshold).length === 0) {
       this.stats.switchesWithoutTarget++;
       return;
     }

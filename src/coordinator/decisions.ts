@@ -15,6 +15,14 @@ export function nextStreak(streak: number, p: number, switchThreshold: number): 
   return p > switchThreshold ? streak + 1 : 0;
 }
 
+/**
+ * How a shard's last switch or failover ended, as the cool-down reads it: it took the primary role
+ * from a known node (`left`; that node is then barred as a target, see {@link coolDownAvoids}),
+ * reopened on the same primary (`stayed`), or ended with no node known to have been left
+ * (`unknown`: a coordinator restart touched the shard, or it had no primary).
+ */
+export type LastSwitch = 'left' | 'stayed' | 'unknown';
+
 /** What a planned switch waits for, if anything. */
 export type SwitchBlock = 'automation-paused' | 'busy' | 'cool-down' | 'limit' | null;
 
@@ -22,21 +30,18 @@ export type SwitchBlock = 'automation-paused' | 'busy' | 'cool-down' | 'limit' |
  * Whether an automatic planned switch of a shard may start now, and if not, why.
  *
  * The per-shard cool-down is against flapping: a shard must not go back to the node it has just
- * left. So while it runs, a switch that left a known node (`lastSwitchFrom`) does not block the next
- * one; the shard only may not return to a node it left within the cool-down ({@link coolDownAvoids}). A primary that starts
- * degrading a few seconds after it took the shard over is escaped as soon as its own scores say so,
- * to any other healthy shadow. Without a known left node (a restart touched the shard) the whole
- * cool-down blocks, and after a switch that reopened on the same primary the shorter
- * `switchRetryMs` does.
+ * left. So while it runs, a switch that left a known node (`left`) does not block the next one; the
+ * shard only may not return to a node it left within the cool-down ({@link coolDownAvoids}). A
+ * primary that starts degrading a few seconds after it took the shard over is escaped as soon as its
+ * own scores say so, to any other healthy shadow. Without a known left node (`unknown`: a restart
+ * touched the shard) the whole cool-down blocks, and after a switch that reopened on the same
+ * primary (`stayed`) the shorter `switchRetryMs` does.
  */
 export function switchBlock(input: {
   automationPaused: boolean;
   busy: boolean;
   lastSwitchMs: number;
-  /** True when the last switch reopened on the same primary: the shorter `switchRetryMs` applies. */
-  lastSwitchStayed?: boolean;
-  /** The node the last switch or failover took the primary role from, when known. */
-  lastSwitchFrom?: string | null;
+  lastSwitch: LastSwitch;
   nowMs: number;
   switchesInFlight: number;
   options: Pick<CoordinatorOptions, 'switchCooldownMs' | 'switchRetryMs' | 'maxSwitchesInFlight'>;
@@ -44,9 +49,9 @@ export function switchBlock(input: {
   if (input.automationPaused) return 'automation-paused';
   if (input.busy) return 'busy';
   const sinceMs = input.nowMs - input.lastSwitchMs;
-  if (input.lastSwitchStayed === true) {
+  if (input.lastSwitch === 'stayed') {
     if (sinceMs < Math.min(input.options.switchRetryMs, input.options.switchCooldownMs)) return 'cool-down';
-  } else if (sinceMs < input.options.switchCooldownMs && (input.lastSwitchFrom ?? null) === null) {
+  } else if (input.lastSwitch === 'unknown' && sinceMs < input.options.switchCooldownMs) {
     return 'cool-down';
   }
   if (input.switchesInFlight >= input.options.maxSwitchesInFlight) return 'limit';
@@ -63,6 +68,16 @@ export function coolDownAvoids(input: { leftAtMs: ReadonlyMap<string, number>; n
   const avoid = new Set<string>();
   for (const [node, atMs] of input.leftAtMs) if (input.nowMs - atMs < input.options.switchCooldownMs) avoid.add(node);
   return avoid;
+}
+
+/**
+ * The shadows an automatic switch may move a shard to: online, not barred by the cool-down
+ * ({@link coolDownAvoids}), and with a node failure probability under `maxRisk`. The coordinator
+ * starts a switch only when there is one; the switch then takes the healthiest caught up of them
+ * ({@link healthiestCaughtUp}).
+ */
+export function eligibleTargets(shadows: readonly string[], avoid: ReadonlySet<string>, cluster: { isOnline(node: string): boolean; risk(node: string): number }, maxRisk: number): string[] {
+  return shadows.filter((node) => !avoid.has(node) && cluster.isOnline(node) && cluster.risk(node) < maxRisk);
 }
 
 /** A shadow that could become the primary. */

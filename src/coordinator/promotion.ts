@@ -247,8 +247,7 @@ export abstract class PromotingOperation extends ShardOperation {
     this.target = primary;
     this.promoteEpoch = epoch;
     state.lastSwitchMs = ctx.nowMs;
-    state.lastSwitchStayed = result === 'reopened';
-    state.lastSwitchFrom = leaving;
+    state.lastSwitch = result === 'reopened' ? 'stayed' : leaving ? 'left' : 'unknown';
     for (const [node, atMs] of state.leftAtMs) if (ctx.nowMs - atMs >= ctx.options.switchCooldownMs) state.leftAtMs.delete(node);
     if (leaving) state.leftAtMs.set(leaving, ctx.nowMs);
     state.streak = 0;

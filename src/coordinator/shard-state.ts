@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { LastSwitch } from './decisions.js';
 import type { ShardOperation } from './operation.js';
 import type { ScorePoint } from './incidents/incident.js';
 import type { ReplicaReport, ScoreContribution, ScoreFeatures } from './types.js';
@@ -28,10 +29,8 @@ export class ShardState {
   streak = 0;
   /** When the last switch or failover of this shard finished (or a restart found one in flight). */
   lastSwitchMs = -Infinity;
-  /** Whether that switch left the primary where it was (reopened on it): then the shorter `switchRetryMs` applies. */
-  lastSwitchStayed = false;
-  /** The node that switch took the primary role from (null: it stayed, or a restart touched the shard). */
-  lastSwitchFrom: string | null = null;
+  /** How that switch ended, as the cool-down reads it. */
+  lastSwitch: LastSwitch = 'unknown';
   /** Nodes switches took the primary role from, and when: the shard may not go back to them during the cool-down. One entry per node. */
   readonly leftAtMs = new Map<string, number>();
   /** The highest epoch allocated or reported; the next epoch is one more, so no epoch is used twice. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { candidate, healthiestCaughtUp, type Candidate } from './decisions.js';
+import { candidate, eligibleTargets, healthiestCaughtUp, type Candidate } from './decisions.js';
 import { readReplicaReport, type NodeChange, type OperationContext, type PendingCommand } from './operation.js';
 import { PromotingOperation } from './promotion.js';
 import type { CommandResultMessage } from './types.js';
@@ -98,7 +98,8 @@ export class PlannedSwitch extends PromotingOperation {
     if (this.reopening) return this.oldPrimary !== null && usable(this.oldPrimary) ? this.oldPrimary : null;
     if (this.requestedTarget !== null && usable(this.requestedTarget) && route.shadows.includes(this.requestedTarget)) return this.requestedTarget;
     const reports = ctx.shardState(this.shard).reports;
-    const candidates: Candidate[] = route.shadows.filter((node) => !this.avoid.has(node) && usable(node)).map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
+    const eligible = eligibleTargets(route.shadows.filter((node) => !this.failedTargets.has(node)), this.avoid, ctx.cluster, ctx.options.switchThreshold);
+    const candidates: Candidate[] = eligible.map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
     const best = healthiestCaughtUp(candidates, this.throughLsn, ctx.options.switchThreshold);
     if (best) return best.node;
     if (this.fenced && this.oldPrimary !== null && usable(this.oldPrimary)) return this.oldPrimary;

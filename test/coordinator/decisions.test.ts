@@ -16,16 +16,16 @@ test('a run of scores above the threshold counts up, and one at or below it rese
 
 test('a switch waits for automation, an idle shard, the cool-down and the limit', () => {
   const options = resolveCoordinatorOptions({ switchCooldownMs: 1000, maxSwitchesInFlight: 2 });
-  const base = { automationPaused: false, busy: false, lastSwitchMs: 0, nowMs: 5000, switchesInFlight: 0, options };
+  const base = { automationPaused: false, busy: false, lastSwitchMs: 0, lastSwitch: 'unknown' as const, nowMs: 5000, switchesInFlight: 0, options };
   assert.equal(switchBlock(base), null);
   assert.equal(switchBlock({ ...base, automationPaused: true }), 'automation-paused');
   assert.equal(switchBlock({ ...base, busy: true }), 'busy');
   assert.equal(switchBlock({ ...base, lastSwitchMs: 4500 }), 'cool-down', 'a shard a restart touched (no left node known) waits out the cool-down');
-  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500, lastSwitchFrom: 'a' }), null, 'after a switch that left a, the cool-down only keeps the shard off a');
+  assert.equal(switchBlock({ ...base, lastSwitchMs: 4500, lastSwitch: 'left' }), null, 'after a switch that left a, the cool-down only keeps the shard off a');
   assert.deepEqual([...coolDownAvoids({ ...base, leftAtMs: new Map([['a', 4500], ['b', 3000]]) })], ['a'], 'a was left within the cool-down, b before it');
   const retry = { ...base, options: resolveCoordinatorOptions({ switchCooldownMs: 1000, switchRetryMs: 300, maxSwitchesInFlight: 2 }) };
-  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4500, lastSwitchStayed: true }), null, 'a switch that stayed waits only switchRetryMs');
-  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4800, lastSwitchStayed: true }), 'cool-down');
+  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4500, lastSwitch: 'stayed' }), null, 'a switch that stayed waits only switchRetryMs');
+  assert.equal(switchBlock({ ...retry, lastSwitchMs: 4800, lastSwitch: 'stayed' }), 'cool-down');
   assert.equal(switchBlock({ ...base, switchesInFlight: 2 }), 'limit');
 });
 
