@@ -25,7 +25,10 @@ export interface ArimaFitter {
 export interface SeriesModelOptions {
   /** Samples in the sliding window each fit sees. */
   windowSize: number;
-  /** Samples between refits. */
+  /**
+   * Samples between refits. Until the window has filled, a refit also comes once the samples have
+   * grown by half since the last one (see {@link warmUpGrowth}).
+   */
   refitEvery: number;
   /** Samples needed before the first fit; until then the forecast is the last value. */
   minFitSamples: number;
@@ -59,6 +62,16 @@ export const recentOrderGrid: readonly ArimaOrder[] = Object.freeze([
 
 /** Fewest samples in a row beyond the regime before their trend is extrapolated ({@link SeriesModel.trendForecast}). */
 export const trendMinRun = 5;
+
+/**
+ * Until its window has filled, a model also refits once its samples have grown by this factor since
+ * its last fit (30, 45, 68, 102, ... samples), not only every `refitEvery`. The first fit sees only
+ * `minFitSamples`, which may be mostly a start-up's transients (replicas created, caches cold, every
+ * process of a host starting at once); held for `refitEvery` samples, such a fit forecast a quiet
+ * fsync p99 of 1.5 ms at 13 ms ± 21 for 30 s on a 20 ms SLO, and a rollback score of 0.79. Refitting
+ * as the window grows lets the steady samples outnumber the transient within a few of them.
+ */
+export const warmUpGrowth = 1.5;
 
 /** Default length of the regime-change window: 20 samples, 20 s at 1 Hz. */
 export const defaultRecentWindow = 20;
@@ -209,6 +222,8 @@ export class SeriesModel {
   private next = 0;
   private count = 0;
   private sinceFit = 0;
+  /** Samples in the window at the last fit (0: none yet). */
+  private fittedOn = 0;
   private model: ArimaModel | undefined;
   private lastValue = NaN;
   /** Seasonal period the current model differences at, or 0 for none. */
@@ -297,8 +312,7 @@ export class SeriesModel {
     this.next = (this.next + 1) % this.ring.length;
     if (this.count < this.ring.length) this.count++;
     this.sinceFit++;
-    const due = this.model ? this.sinceFit >= this.options.refitEvery : this.count >= this.options.minFitSamples;
-    if (due) this.refit();
+    if (this.refitDue()) this.refit();
     return Number.isFinite(residual) ? residual : 0;
   }
 
@@ -315,8 +329,16 @@ export class SeriesModel {
     return error;
   }
 
+  /** The first fit at `minFitSamples`; then every `refitEvery`, and sooner while the window fills ({@link warmUpGrowth}). */
+  private refitDue(): boolean {
+    if (this.fittedOn === 0) return this.count >= this.options.minFitSamples;
+    if (this.sinceFit >= this.options.refitEvery) return true;
+    return this.count < this.ring.length && this.count >= Math.ceil(this.fittedOn * warmUpGrowth);
+  }
+
   private refit(): void {
     this.sinceFit = 0;
+    this.fittedOn = this.count;
     const window = fitScratch.windowOf(this.count);
     const start = this.count < this.ring.length ? 0 : this.next;
     for (let index = 0; index < this.count; index++) window[index] = this.ring[(start + index) % this.ring.length]!;
