@@ -2,7 +2,9 @@
  * The per-shard buffer of DESIGN.md §3 step 1 and §5.1: while a shard's writes are `paused` (or
  * its primary answered `FENCED`), every request for it, read or write, waits here; when the
  * routing table points at a primary with writes open, the buffer is released in arrival order, so
- * the new primary receives the requests in the order the gateway took them.
+ * the new primary receives the requests in the order the gateway took them. A shard whose primary
+ * cannot be reached is held the same way ({@link ShardBuffers.suspend}), and also released now and
+ * then to try that primary again, since a link can fail for a moment with no routing change.
  *
  * Bounds: at most `maxBufferedOps` requests and `maxBufferedBytes` key+value bytes per shard (the
  * next one is refused at once), and no request waits longer than `maxPauseMs`. Both end as
@@ -18,16 +20,23 @@ export interface ShardBufferLimits {
   retryAfterMs: number;
 }
 
+/** Why held requests were let go: the routing table opened the shard, or a lost primary is to be tried again. */
+export type Release = 'routed' | 'recheck';
+
 interface Held {
   bytes: number;
   deadlineMs: number;
-  resolve(): void;
+  resolve(release: Release): void;
   reject(error: GatewayError): void;
 }
 
 interface ShardHold {
   /** Held until the routing version is above this (a FENCED answer was seen at this version); -1: no such wait. */
   untilVersionAbove: number;
+  /** Whether a FENCED answer is among the waits: then only a newer routing table releases the shard. */
+  fenced: boolean;
+  /** The timed release of a shard whose primary was lost ({@link ShardBuffers.suspend}). */
+  recheck: ReturnType<typeof setTimeout> | undefined;
   queue: Held[];
   /** Index of the first live entry (the queue is compacted when it is half dead). */
   head: number;
@@ -39,6 +48,8 @@ interface ShardHold {
 export interface ShardBufferCounters {
   held: number;
   released: number;
+  /** Requests let go to try a lost primary again (they may be held again). */
+  rechecked: number;
   refusedFull: number;
   expired: number;
 }
@@ -46,7 +57,7 @@ export interface ShardBufferCounters {
 /** Every shard's buffer. `now` is injectable so tests can drive the clock. */
 export class ShardBuffers {
   private readonly holds = new Map<number, ShardHold>();
-  readonly counters: ShardBufferCounters = { held: 0, released: 0, refusedFull: 0, expired: 0 };
+  readonly counters: ShardBufferCounters = { held: 0, released: 0, rechecked: 0, refusedFull: 0, expired: 0 };
 
   constructor(
     private readonly limits: ShardBufferLimits,
@@ -69,13 +80,31 @@ export class ShardBuffers {
   fence(shard: number, version: number): void {
     const hold = this.open(shard);
     hold.untilVersionAbove = Math.max(hold.untilVersionAbove, version);
+    hold.fenced = true;
   }
 
   /**
-   * Holds one request of `bytes` key+value bytes for `shard`. Resolves when the shard is released,
-   * rejects with UNAVAILABLE when the buffer is full or the request waited `maxPauseMs`.
+   * Holds `shard` because its primary, routed at `version`, cannot be reached: until a newer routing
+   * version opens the shard (the coordinator failed it over), or for `recheckMs`, whichever comes
+   * first. After `recheckMs` the held requests are let go with `recheck` to try the primary again,
+   * unless a FENCED answer also holds the shard; a request that finds it still unreachable comes back.
    */
-  hold(shard: number, bytes: number): Promise<void> {
+  suspend(shard: number, version: number, recheckMs: number): void {
+    const hold = this.open(shard);
+    hold.untilVersionAbove = Math.max(hold.untilVersionAbove, version);
+    if (hold.recheck !== undefined) return;
+    hold.recheck = setTimeout(() => {
+      hold.recheck = undefined;
+      if (hold.fenced || this.holds.get(shard) !== hold) return;
+      this.release(shard, hold, 'recheck');
+    }, recheckMs);
+  }
+
+  /**
+   * Holds one request of `bytes` key+value bytes for `shard`. Resolves, with why, when the shard is
+   * released; rejects with UNAVAILABLE when the buffer is full or the request waited `maxPauseMs`.
+   */
+  hold(shard: number, bytes: number): Promise<Release> {
     const hold = this.open(shard);
     const live = hold.queue.length - hold.head;
     if (live >= this.limits.maxBufferedOps || hold.bytes + bytes > this.limits.maxBufferedBytes) {
@@ -97,11 +126,7 @@ export class ShardBuffers {
   update(shard: number, routingVersion: number, open: boolean): void {
     const hold = this.holds.get(shard);
     if (!hold || !open || routingVersion <= hold.untilVersionAbove) return;
-    this.close(shard, hold);
-    for (let index = hold.head; index < hold.queue.length; index++) {
-      this.counters.released++;
-      hold.queue[index]!.resolve();
-    }
+    this.release(shard, hold, 'routed');
   }
 
   /** Refuses everything held for `shard` (the shard became unavailable) with UNAVAILABLE. */
@@ -125,7 +150,7 @@ export class ShardBuffers {
   private open(shard: number): ShardHold {
     let hold = this.holds.get(shard);
     if (!hold) {
-      hold = { untilVersionAbove: -1, queue: [], head: 0, bytes: 0, timer: undefined };
+      hold = { untilVersionAbove: -1, fenced: false, recheck: undefined, queue: [], head: 0, bytes: 0, timer: undefined };
       this.holds.set(shard, hold);
     }
     return hold;
@@ -133,8 +158,19 @@ export class ShardBuffers {
 
   private close(shard: number, hold: ShardHold): void {
     if (hold.timer !== undefined) clearTimeout(hold.timer);
+    if (hold.recheck !== undefined) clearTimeout(hold.recheck);
     hold.timer = undefined;
+    hold.recheck = undefined;
     this.holds.delete(shard);
+  }
+
+  /** Ends the hold and lets its requests go, in arrival order. */
+  private release(shard: number, hold: ShardHold, release: Release): void {
+    this.close(shard, hold);
+    for (let index = hold.head; index < hold.queue.length; index++) {
+      this.counters[release === 'routed' ? 'released' : 'rechecked']++;
+      hold.queue[index]!.resolve(release);
+    }
   }
 
   /** One timer per shard, for the oldest request: the queue is in deadline order. */

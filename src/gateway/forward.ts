@@ -18,8 +18,8 @@ export const MAX_FORWARD_PASSES = 8;
 /** Re-routes after MOVED per request (DESIGN: refresh and retry once). */
 export const MAX_MOVED_RETRIES = 1;
 /**
- * While a primary cannot be reached, a request waiting for the failover looks again at least this
- * often (sooner when routing changes): a connection that failed for a moment is tried again.
+ * While a primary cannot be reached, its shard's held requests try it again at least this often
+ * (sooner when routing changes): a connection that failed for a moment is tried again.
  */
 export const LOST_RECHECK_MS = 250;
 
@@ -117,7 +117,11 @@ class Forwarding implements UpstreamListener {
     const route = usableRoute(view.route(shard), shard, retryAfterMs);
     if (route.writes === 'paused' || buffers.holding(shard)) {
       // Released requests resume in the order they were held (the buffer resolves them in order).
-      buffers.hold(shard, heldBytesOf(this.request)).then(() => this.pass(), (error: unknown) => this.respond(this.failureFor(error)));
+      // A recheck of a lost primary is not a routing change: it does not use up one of the passes.
+      buffers.hold(shard, heldBytesOf(this.request)).then((release) => {
+        if (release === 'recheck') this.passes--;
+        this.pass();
+      }, (error: unknown) => this.respond(this.failureFor(error)));
       return;
     }
     // Nothing may wait between reading the route and sending: released requests keep their order.
@@ -141,7 +145,7 @@ class Forwarding implements UpstreamListener {
       this.context.countUpstreamError(outcome.kind === 'timeout' ? 'TIMEOUT_RESENT' : 'LOST_RESENT');
       return 'again';
     }
-    if (outcome.kind === 'lost' && this.holdForFailover()) return 'waiting';
+    if (outcome.kind === 'lost' && this.holdForFailover()) return 'again';
     const answer = settle(this.context, outcome);
     if (answer === 'fenced') {
       this.context.buffers.fence(this.shard, this.sentAtVersion);
@@ -159,10 +163,11 @@ class Forwarding implements UpstreamListener {
   /**
    * The primary's connection is lost (it died, or the link failed) and routing still names it. The
    * coordinator will fail the shard over once the node's will arrives or its heartbeats stop, so
-   * the request waits for that, up to `maxPauseMs` from the first loss, like a request in a paused
-   * shard's buffer. It looks again on every routing change and every {@link LOST_RECHECK_MS}: a
-   * newer route sends it to the new primary (the resend is safe for the reason given above), the
-   * same route tries the same primary again. False once the wait is used up: the loss is answered.
+   * the shard is held in its buffer ({@link ShardBuffers.suspend}), with this request and every
+   * later one for it, within the buffer's bounds, and this request waits up to `maxPauseMs` from its
+   * first loss, like a request in a paused shard's buffer. A newer route sends the held requests to
+   * the new primary (the resend is safe for the reason given above); every {@link LOST_RECHECK_MS}
+   * without one, they try the same primary again. False once the wait is used up: the loss is answered.
    */
   private holdForFailover(): boolean {
     const nowMs = performance.now();
@@ -170,12 +175,10 @@ class Forwarding implements UpstreamListener {
       this.lostSinceMs = nowMs;
       this.context.countUpstreamError('LOST_HELD');
     }
-    const leftMs = this.lostSinceMs + this.context.maxPauseMs - nowMs;
-    if (leftMs <= 0) return false;
-    // A wait for the primary, not a routing change: it does not use up one of the request's passes.
+    if (nowMs - this.lostSinceMs >= this.context.maxPauseMs) return false;
+    this.context.buffers.suspend(this.shard, this.sentAtVersion, Math.min(LOST_RECHECK_MS, this.context.maxPauseMs));
+    // A wait for the primary, not a routing change: the pass that holds the request does not count.
     this.passes--;
-    const { view } = this.context;
-    void view.waitForNewer(view.version, Math.min(leftMs, LOST_RECHECK_MS)).then(() => this.pass());
     return true;
   }
 

@@ -36,7 +36,7 @@ export class GatewayMetrics {
       { name: 'foreshard_gateway_in_flight', help: 'Client requests in flight now.', type: 'gauge', samples: [{ value: gauges.inFlight }] },
       { name: 'foreshard_gateway_queued_response_bytes', help: 'Response bytes waiting in client connections\' own queues (their sockets are backpressured) now.', type: 'gauge', samples: [{ value: gauges.queuedResponseBytes }] },
       { name: 'foreshard_gateway_buffered', help: 'Requests held for switching shards now.', type: 'gauge', samples: [{ value: gauges.buffered }] },
-      { name: 'foreshard_gateway_buffer_events_total', help: 'Shard buffer events: held, released, refusedFull, expired.', type: 'counter', samples: Object.entries(gauges.bufferCounters).map(([event, value]) => ({ labels: { event }, value })) },
+      { name: 'foreshard_gateway_buffer_events_total', help: 'Shard buffer events: held, released, rechecked (let go to try a lost primary again), refusedFull, expired.', type: 'counter', samples: Object.entries(gauges.bufferCounters).map(([event, value]) => ({ labels: { event }, value })) },
       { name: 'foreshard_gateway_upstream_connections', help: 'Data port connections open now.', type: 'gauge', samples: [{ value: gauges.upstreamConnections }] },
       { name: 'foreshard_gateway_upstream_in_flight', help: 'Requests in flight to data ports now.', type: 'gauge', samples: [{ value: gauges.upstreamInFlight }] },
       { name: 'foreshard_gateway_routing_version', help: 'Version of the adopted routing table (-1: none yet).', type: 'gauge', samples: [{ value: gauges.routingVersion }] },

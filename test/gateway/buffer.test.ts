@@ -1,6 +1,7 @@
 // Proves the per-shard switch buffer releases held requests in arrival order once the shard opens,
-// waits past a FENCED answer for a newer routing version, and refuses with UNAVAILABLE (with
-// retryAfterMs) when full or past maxPauseMs. Driven by an injected clock, so no timing decides.
+// waits past a FENCED answer for a newer routing version, lets a shard whose primary was lost go to
+// try it again after its recheck time, and refuses with UNAVAILABLE (with retryAfterMs) when full or
+// past maxPauseMs. Driven by an injected clock, so no timing decides.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError, ShardBuffers } from '../../src/gateway/index.js';
@@ -56,4 +57,39 @@ test('refuseAll answers every held request UNAVAILABLE', async () => {
   const held = buffers.hold(9, 1);
   buffers.refuseAll(9, 'gone');
   await assert.rejects(held, (error: GatewayError) => error.code === 'UNAVAILABLE');
+});
+
+test('a shard whose primary was lost is let go after recheckMs to try it again, unless routing or a fence decides first', async () => {
+  const buffers = new ShardBuffers(limits);
+  buffers.suspend(5, 3, 20);
+  const order: string[] = [];
+  const held = [1, 2].map((n) => buffers.hold(5, 1).then((release) => order.push(`${n}:${release}`)));
+  buffers.update(5, 3, true); // the same table: routing still names the lost primary
+  assert.equal(buffers.size(), 2, 'the table the loss was seen at does not release the shard');
+  await Promise.all(held);
+  assert.deepEqual(order, ['1:recheck', '2:recheck'], 'after recheckMs, in arrival order');
+  assert.equal(buffers.holding(5), false);
+  assert.equal(buffers.counters.rechecked, 2);
+
+  buffers.suspend(5, 3, 10_000);
+  const routed = buffers.hold(5, 1);
+  buffers.update(5, 4, true); // a failover moved the shard
+  assert.equal(await routed, 'routed', 'a newer open table releases it before the recheck');
+
+  buffers.fence(6, 8);
+  buffers.suspend(6, 8, 10);
+  const fenced = buffers.hold(6, 1);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.equal(buffers.size(), 1, 'a FENCED answer holds the shard past the recheck');
+  buffers.update(6, 9, true);
+  assert.equal(await fenced, 'routed');
+});
+
+test('requests waiting for a lost primary are bounded like any held request', async () => {
+  const buffers = new ShardBuffers(limits);
+  buffers.suspend(2, 1, 10_000);
+  const held = [buffers.hold(2, 1), buffers.hold(2, 1), buffers.hold(2, 1)];
+  await assert.rejects(buffers.hold(2, 1), (error: GatewayError) => error.code === 'UNAVAILABLE' && /buffer is full/.test(error.message));
+  buffers.update(2, 2, true);
+  await Promise.all(held);
 });
