@@ -178,16 +178,12 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
   });
 }
 
-// Not yet trusted for CI on this shared 2-core machine. With the control-based lead (see the header)
-// and the predictor fixes of the third and fourth sessions, 8 of 9 runs passed with the machine
-// otherwise quiet, 4 of 6 while it also compiled and ran other suites. The sixth session's first
-// runs failed 5 of 6 for three causes since fixed (docs/e2e.md); after them 8 of 10 passed (leads
-// 0.8-3.4 s; one failure a measurement flaw since fixed, one a false switch in the warm-up). The margin is a few seconds against a store that crosses 50 ms 4-8 s into the ramp,
-// and a failing CI lands nothing, so the default `npm test` skips it, saying why;
-// FORESHARD_E2E_PREDICTIVE=1 runs it. docs/e2e.md keeps the record.
-const predictiveSkip = process.env.FORESHARD_E2E_PREDICTIVE === '1'
-  ? false
-  : 'not yet trusted on a shared 2-core machine (8 of 10 broker runs passed after the latest fixes; see docs/e2e.md); run it with FORESHARD_E2E_PREDICTIVE=1';
+// Part of `npm test` since the seventh session, whose 12 broker runs on this shared 2-core machine
+// all passed, leads 3.5-4.6 s (the last 6 after the warm-up fix: a young series is not scored,
+// docs/scoring.md §1).
+// Earlier sessions' failures, and what fixed each, are in docs/e2e.md. FORESHARD_E2E_PREDICTIVE=0
+// skips it (a machine too slow or too busy to ramp a disk and measure a control in 70 s).
+const predictiveSkip = process.env.FORESHARD_E2E_PREDICTIVE === '0' ? 'FORESHARD_E2E_PREDICTIVE=0' : false;
 if (predictiveSkip) console.log(`predictive switch: skipped: ${predictiveSkip}`);
 scenario('aedes', 'embedded', predictiveSkip);
 scenario('mosquitto', 'mosquitto', predictiveSkip || (mosquittoReachable ? false : 'mosquitto not reachable at 127.0.0.1:1883'));
