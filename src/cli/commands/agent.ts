@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError, type Command, type ParsedOptions } from '../command.js';
+import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags, optionalString } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { startAgent } from '../../agent/agent.js';
-import { AgentError } from '../../agent/errors.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
 import { startHeapTrim } from '../../agent/heap-trim.js';
 import { openReplicationHost } from '../../agent/replication-host.js';
@@ -17,32 +16,7 @@ function required(options: ParsedOptions, name: string): string {
   return value;
 }
 
-function optionalString(options: ParsedOptions, name: string): string | undefined {
-  const value = options[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The MQTT password: from --mqtt-password-file (its first line), else FORESHARD_MQTT_PASSWORD. */
-function mqttPassword(options: ParsedOptions): string | undefined {
-  const file = optionalString(options, 'mqtt-password-file');
-  if (file === undefined) return process.env.FORESHARD_MQTT_PASSWORD;
-  try {
-    return readFileSync(file, 'utf8').split(/\r?\n/, 1)[0];
-  } catch (error) {
-    throw new AgentError('AGENT_BAD_MQTT_FILE', `--mqtt-password-file ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-function protocolVersion(options: ParsedOptions): 4 | 5 {
-  const raw = String(options['mqtt-protocol']);
-  if (raw === '3.1.1' || raw === '4') return 4;
-  if (raw === '5') return 5;
-  throw new UsageError(`--mqtt-protocol must be 3.1.1 or 5, got ${JSON.stringify(raw)}`);
-}
-
 function agentInput(options: ParsedOptions): AgentOptionsInput {
-  const username = optionalString(options, 'mqtt-username');
-  const password = mqttPassword(options);
   const nodeExporterUrl = optionalString(options, 'node-exporter');
   const clusterKeyFile = optionalString(options, 'cluster-key-file');
   const ca = optionalString(options, 'mqtt-ca');
@@ -65,9 +39,8 @@ function agentInput(options: ParsedOptions): AgentOptionsInput {
     allowChaos: options['allow-chaos'] === true,
     syntheticSeries: numberOption(options, 'synthetic-series', 0, Number.MAX_SAFE_INTEGER),
     mqtt: {
-      protocolVersion: protocolVersion(options),
-      ...(username !== undefined ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
+      protocolVersion: mqttProtocolLevel(options),
+      ...mqttCredentials(options),
       ...(ca !== undefined ? { caFile: ca } : {}),
       ...(cert !== undefined ? { certFile: cert } : {}),
       ...(key !== undefined ? { keyFile: key } : {}),
@@ -106,13 +79,8 @@ export const agentCommand: Command = {
     'advertise-host': { type: 'string', description: 'host name others reach the data port by (in the birth\'s dataUrl)', default: hostname(), valueName: '<host>' },
     'node-exporter': { type: 'string', description: 'read host metrics from this node_exporter instead of /proc', valueName: '<url>' },
     'cluster-key-file': { type: 'string', description: 'file with the cluster key that signs coordinator commands', valueName: '<file>' },
-    'mqtt-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
-    'mqtt-password-file': { type: 'string', description: 'file whose first line is the MQTT password', valueName: '<file>' },
-    'mqtt-ca': { type: 'string', description: 'PEM file of the CA that signed the broker\'s certificate', valueName: '<file>' },
-    'mqtt-cert': { type: 'string', description: 'PEM client certificate for the broker (with --mqtt-key)', valueName: '<file>' },
-    'mqtt-key': { type: 'string', description: 'PEM private key of --mqtt-cert', valueName: '<file>' },
-    'mqtt-protocol': { type: 'string', description: 'MQTT version: 3.1.1 or 5', default: '3.1.1', valueName: '<version>' },
-    'mqtt-keepalive': { type: 'string', description: 'MQTT keep-alive in seconds (the will fires 1.5x after silence)', default: String(d.keepaliveS), valueName: '<s>' },
+    ...mqttAuthFlags,
+    ...mqttSessionFlags(d.keepaliveS),
     'mqtt-reconnect-max-ms': { type: 'string', description: 'longest wait between reconnect attempts (backoff from 250 ms)', default: String(d.reconnectMaxMs), valueName: '<ms>' },
     'offline-buffer-messages': { type: 'string', description: 'latest messages kept while the broker is unreachable', default: String(d.offlineBufferMessages), valueName: '<n>' },
     'offline-buffer-bytes': { type: 'string', description: 'bytes kept while the broker is unreachable', default: String(d.offlineBufferBytes), valueName: '<n>' },

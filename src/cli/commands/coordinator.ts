@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { OperatingError, UsageError, type Command, type ParsedOptions } from '../command.js';
+import { UsageError, type Command, type ParsedOptions } from '../command.js';
+import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags, optionalString, readFlagFile } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { foreshardVersion } from '../../agent/agent.js';
 import { readClusterKeyFile } from '../../agent/cluster-key.js';
@@ -12,54 +12,26 @@ import { checkId, isProtocolError } from '../../protocol/index.js';
 
 const d = defaultCoordinatorOptions;
 
-function optionalString(options: ParsedOptions, name: string): string | undefined {
-  const value = options[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function readOptionalFile(what: string, path: string | undefined): Buffer | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new OperatingError('BAD_FILE', `${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-/** MQTT settings shared with the agent's flags: auth from a password file or FORESHARD_MQTT_PASSWORD, TLS from PEM files. */
+/** The coordinator's (and operator commands') MQTT settings, from {@link mqttFlagOptions}; the TLS files are read here. */
 export function coordinatorMqttOptions(options: ParsedOptions): CoordinatorMqttOptions {
   const url = optionalString(options, 'broker');
   if (url === undefined) throw new UsageError('--broker is required');
-  const raw = String(options['mqtt-protocol'] ?? '3.1.1');
-  if (raw !== '3.1.1' && raw !== '4' && raw !== '5') throw new UsageError(`--mqtt-protocol must be 3.1.1 or 5, got ${JSON.stringify(raw)}`);
-  const passwordFile = optionalString(options, 'mqtt-password-file');
-  const password = passwordFile === undefined ? process.env.FORESHARD_MQTT_PASSWORD : readOptionalFile('--mqtt-password-file', passwordFile)!.toString('utf8').split(/\r?\n/, 1)[0];
-  const username = optionalString(options, 'mqtt-username');
-  const ca = readOptionalFile('--mqtt-ca', optionalString(options, 'mqtt-ca'));
-  const cert = readOptionalFile('--mqtt-cert', optionalString(options, 'mqtt-cert'));
-  const key = readOptionalFile('--mqtt-key', optionalString(options, 'mqtt-key'));
+  const ca = readFlagFile(options, 'mqtt-ca');
+  const cert = readFlagFile(options, 'mqtt-cert');
+  const key = readFlagFile(options, 'mqtt-key');
   return {
     url,
-    protocolVersion: raw === '5' ? 5 : 4,
+    protocolVersion: mqttProtocolLevel(options),
     keepaliveS: numberOption(options, 'mqtt-keepalive', 1, 65_535),
-    ...(username !== undefined ? { username } : {}),
-    ...(password !== undefined ? { password } : {}),
+    ...mqttCredentials(options),
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
     ...(key ? { key } : {}),
   };
 }
 
-/** The MQTT flags every part that connects to the broker takes. */
-export const mqttFlagOptions: Command['options'] = {
-  'mqtt-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
-  'mqtt-password-file': { type: 'string', description: 'file whose first line is the MQTT password', valueName: '<file>' },
-  'mqtt-ca': { type: 'string', description: 'PEM file of the CA that signed the broker\'s certificate', valueName: '<file>' },
-  'mqtt-cert': { type: 'string', description: 'PEM client certificate for the broker (with --mqtt-key)', valueName: '<file>' },
-  'mqtt-key': { type: 'string', description: 'PEM private key of --mqtt-cert', valueName: '<file>' },
-  'mqtt-protocol': { type: 'string', description: 'MQTT version: 3.1.1 or 5', default: '3.1.1', valueName: '<version>' },
-  'mqtt-keepalive': { type: 'string', description: 'MQTT keep-alive in seconds (the will fires 1.5x after silence)', default: '10', valueName: '<s>' },
-};
+/** The MQTT flags of the coordinator and the operator commands. */
+export const mqttFlagOptions: Command['options'] = { ...mqttAuthFlags, ...mqttSessionFlags(10) };
 
 function coreOptions(options: ParsedOptions): Partial<CoordinatorOptions> {
   const ms = (name: string): number => numberOption(options, name, 1, 86_400_000);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { OperatingError, UsageError, type Command } from '../command.js';
+import { mqttAuthFlags, mqttCredentials, readFlagFile } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import type { ParsedOptions } from '../command.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../../gateway/index.js';
@@ -13,15 +13,6 @@ function intOption(options: ParsedOptions, name: string, min: number, max: numbe
   const value = numberOption(options, name, min, max);
   if (!Number.isInteger(value)) throw new UsageError(`--${name} must be a whole number, got ${value}`);
   return value;
-}
-
-function readOptionalFile(path: unknown, what: string): string | undefined {
-  if (typeof path !== 'string') return undefined;
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new OperatingError('BAD_FILE', `cannot read ${what} ${path}: ${(error as Error).message}`);
-  }
 }
 
 /** `foreshard gateway`: the client WebSocket gateway (DESIGN.md §5.1). */
@@ -39,8 +30,7 @@ export const gatewayCommand: Command = {
     port: { type: 'string', description: 'port for /v1, /metrics and /healthz', default: String(d.port), valueName: '<n>' },
     host: { type: 'string', description: 'address to listen on', default: d.host, valueName: '<addr>' },
     broker: { type: 'string', description: 'MQTT broker URL', default: d.brokerUrl, valueName: '<url>' },
-    'broker-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
-    'broker-password-file': { type: 'string', description: 'file holding the MQTT password', valueName: '<f>' },
+    ...mqttAuthFlags,
     cluster: { type: 'string', description: 'cluster id', default: d.cluster, valueName: '<id>' },
     instance: { type: 'string', description: 'this gateway\'s name (MQTT client id, data port hello)', default: d.instance, valueName: '<id>' },
     'token-key-file': { type: 'string', description: 'client token key (hex or raw, >= 32 bytes); without it auth is off', valueName: '<f>' },
@@ -68,12 +58,12 @@ export const gatewayCommand: Command = {
     } catch (error) {
       throw new OperatingError('BAD_KEY', (error as Error).message);
     }
-    const password = readOptionalFile(options['broker-password-file'], 'broker password file');
-    const dataPortToken = readOptionalFile(options['data-port-token-file'], 'data port token file');
+    const { username, password } = mqttCredentials(options);
+    const dataPortToken = readFlagFile(options, 'data-port-token-file')?.toString('utf8').trim();
     const gateway = await startGateway({
       host: String(options.host), port: intOption(options, 'port', 0, 65535),
       brokerUrl: String(options.broker), cluster: String(options.cluster), instance: String(options.instance),
-      ...(typeof options['broker-username'] === 'string' ? { brokerUsername: options['broker-username'] } : {}),
+      ...(username === undefined ? {} : { brokerUsername: username }),
       ...(password === undefined ? {} : { brokerPassword: password }),
       ...(tokenKey === undefined ? {} : { tokenKey }),
       ...(dataPortToken === undefined ? {} : { dataPortToken }),

@@ -3,9 +3,9 @@
  * births and routing, then the next scores), so it works for a local `up` cluster and for any other
  * cluster alike. With `--data-dir` it also shows each local agent's pid from cluster.json.
  */
-import { readFileSync } from 'node:fs';
 import { OperatingError, UsageError, type Command, type OptionSpec, type ParsedOptions } from '../command.js';
 import { clusterTargetOptions, readClusterState, type LocalClusterState } from '../cluster-target.js';
+import { mqttAuthFlags, mqttCredentials } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { DashboardError, startClusterView, type ClusterView, type DashboardSummary } from '../../dashboard/index.js';
 import { createLogger } from '../../common/log.js';
@@ -31,21 +31,12 @@ export const readTargetOptions: Record<string, OptionSpec> = {
   'data-dir': clusterTargetOptions['data-dir']!,
   broker: clusterTargetOptions.broker!,
   cluster: clusterTargetOptions.cluster!,
-  'broker-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
-  'broker-password-file': { type: 'string', description: 'file holding the MQTT password', valueName: '<f>' },
+  ...mqttAuthFlags,
 };
 
 /** Resolves {@link readTargetOptions}. */
 export function resolveReadTarget(options: ParsedOptions): ReadTarget {
-  const auth: Pick<ReadTarget, 'username' | 'password'> = {};
-  if (typeof options['broker-username'] === 'string') auth.username = options['broker-username'];
-  if (typeof options['broker-password-file'] === 'string') {
-    try {
-      auth.password = readFileSync(options['broker-password-file'], 'utf8').trim();
-    } catch (error) {
-      throw new OperatingError('BAD_FILE', `cannot read broker password file ${options['broker-password-file']}: ${(error as Error).message}`);
-    }
-  }
+  const auth: Pick<ReadTarget, 'username' | 'password'> = mqttCredentials(options);
   if (typeof options.broker === 'string') return { cluster: String(options.cluster ?? 'default'), brokerUrl: options.broker, ...auth };
   const local = readClusterState(String(options['data-dir'] ?? './.foreshard'));
   return { cluster: local.cluster, brokerUrl: local.brokerUrl, local, ...auth };

@@ -1,0 +1,62 @@
+/**
+ * The MQTT flags of every command that connects to the broker, declared and read in one place so
+ * that they are spelled and behave the same in each: `--mqtt-username`, the password from
+ * `--mqtt-password-file` (its first line) or the FORESHARD_MQTT_PASSWORD variable, the protocol
+ * version, and for the long-running parts the TLS files and the keep-alive. This module loads
+ * nothing but node:fs, so the agent can use it without loading the coordinator's command.
+ */
+import { readFileSync } from 'node:fs';
+import { OperatingError, UsageError, type OptionSpec, type ParsedOptions } from './command.js';
+
+/** The variable the MQTT password is read from when no password file is given. */
+export const MQTT_PASSWORD_VARIABLE = 'FORESHARD_MQTT_PASSWORD';
+
+/** User name and password: every command that connects to the broker takes these. */
+export const mqttAuthFlags: Readonly<Record<string, OptionSpec>> = Object.freeze({
+  'mqtt-username': { type: 'string', description: 'MQTT user name', valueName: '<name>' },
+  'mqtt-password-file': { type: 'string', description: `file whose first line is the MQTT password (else $${MQTT_PASSWORD_VARIABLE})`, valueName: '<file>' },
+});
+
+/** TLS client files, protocol version and keep-alive, for the parts that hold a session open. */
+export function mqttSessionFlags(keepaliveDefaultS: number): Record<string, OptionSpec> {
+  return {
+    'mqtt-ca': { type: 'string', description: 'PEM file of the CA that signed the broker\'s certificate', valueName: '<file>' },
+    'mqtt-cert': { type: 'string', description: 'PEM client certificate for the broker (with --mqtt-key)', valueName: '<file>' },
+    'mqtt-key': { type: 'string', description: 'PEM private key of --mqtt-cert', valueName: '<file>' },
+    'mqtt-protocol': { type: 'string', description: 'MQTT version: 3.1.1 or 5', default: '3.1.1', valueName: '<version>' },
+    'mqtt-keepalive': { type: 'string', description: 'MQTT keep-alive in seconds (the will fires 1.5x after silence)', default: String(keepaliveDefaultS), valueName: '<s>' },
+  };
+}
+
+/** A string option's value, or undefined when absent or empty. */
+export function optionalString(options: ParsedOptions, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The file named by `--<flag>`, read whole; undefined without the flag. An unreadable file is an operating error naming it. */
+export function readFlagFile(options: ParsedOptions, flag: string): Buffer | undefined {
+  const path = optionalString(options, flag);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new OperatingError('BAD_FILE', `--${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** The user name and password of {@link mqttAuthFlags}, with only the fields that are set. */
+export function mqttCredentials(options: ParsedOptions): { username?: string; password?: string } {
+  const username = optionalString(options, 'mqtt-username');
+  const file = readFlagFile(options, 'mqtt-password-file');
+  const password = file === undefined ? process.env[MQTT_PASSWORD_VARIABLE] : file.toString('utf8').split(/\r?\n/, 1)[0]!;
+  return { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+}
+
+/** `--mqtt-protocol` as MQTT's protocol level: 4 for 3.1.1, or 5. */
+export function mqttProtocolLevel(options: ParsedOptions): 4 | 5 {
+  const raw = String(options['mqtt-protocol'] ?? '3.1.1');
+  if (raw === '3.1.1' || raw === '4') return 4;
+  if (raw === '5') return 5;
+  throw new UsageError(`--mqtt-protocol must be 3.1.1 or 5, got ${JSON.stringify(raw)}`);
+}
