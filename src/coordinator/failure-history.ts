@@ -45,21 +45,43 @@ export interface HistoryPair {
   breached?: 0 | 1;
 }
 
-/** Labelled events (see {@link eventKey}) with features a fit needs before it replaces the built-in prior. */
-export const minCalibrationPairs = 5;
+/** Labelled events (see {@link groupEvents}) with features a fit needs before it replaces the built-in prior. */
+export const minCalibrationEvents = 5;
 
 /**
- * Incidents of one node within this long are one event: a dead node fails over each of its shards
- * at the same moment, and a slow disk switches them within a second or two.
+ * Incidents of one node within this long of the event's first are one event: a dead node fails
+ * over each of its shards at the same moment, and a slow disk switches them within a second or two.
  */
 export const eventWindowMs = 10_000;
 
 /**
- * The event a pair belongs to: its node (or, in older files, its node's features, the same for
- * every shard of a node at one moment) and its time, in windows of {@link eventWindowMs}.
+ * The pairs grouped into events: per node (or, in older files, per node features, the same for
+ * every shard of a node at one moment), an event starts at a pair and takes every later pair of
+ * that node less than {@link eventWindowMs} after it. Anchored at the event's own first pair, not at
+ * fixed windows of the clock, so a burst is never cut in two at a window's edge; and an event spans
+ * at most that long, so a node that keeps failing now and then is never one event.
  */
-function eventKey(pair: HistoryPair): string {
-  return `${pair.node ?? JSON.stringify(pair.features.node ?? null)}@${Math.floor(pair.tsMs / eventWindowMs)}`;
+function groupEvents(pairs: readonly HistoryPair[]): HistoryPair[][] {
+  const byNode = new Map<string, HistoryPair[]>();
+  for (const pair of pairs) {
+    const node = pair.node ?? JSON.stringify(pair.features.node ?? null);
+    const list = byNode.get(node);
+    if (list) list.push(pair);
+    else byNode.set(node, [pair]);
+  }
+  const events: HistoryPair[][] = [];
+  for (const list of byNode.values()) {
+    let current: HistoryPair[] = [];
+    for (const pair of [...list].sort((a, b) => a.tsMs - b.tsMs)) {
+      if (current.length > 0 && pair.tsMs - current[0]!.tsMs >= eventWindowMs) {
+        events.push(current);
+        current = [];
+      }
+      current.push(pair);
+    }
+    if (current.length > 0) events.push(current);
+  }
+  return events;
 }
 
 /** Default limit on pairs kept (the oldest go first). */
@@ -102,7 +124,7 @@ export function pairFromIncident(incident: Incident): HistoryPair | null {
  * labelled by `outcome`. Each fit shrinks toward the built-in prior, so a short history moves the
  * weights only a little. The pairs of one event (one node, within {@link eventWindowMs}) share one
  * event's weight: a dead node with six primaries is one failure, not six. Null while fewer than
- * {@link minCalibrationPairs} events carry shard features, or while they all ended the same way:
+ * {@link minCalibrationEvents} events carry shard features, or while they all ended the same way:
  * the agents keep their priors. The node calibration stays the prior until it has as much.
  *
  * The history holds incidents only, and a planned switch moves the load away from the node it then
@@ -135,15 +157,9 @@ interface WeightedSamples {
 
 /** One sample per pair, each of an event's k pairs weighing 1/k, so an event counts once. */
 function weightedSamples(pairs: readonly HistoryPair[], sample: (pair: HistoryPair) => CalibrationSample): WeightedSamples {
-  const byEvent = new Map<string, HistoryPair[]>();
-  for (const pair of pairs) {
-    const key = eventKey(pair);
-    const group = byEvent.get(key);
-    if (group) group.push(pair);
-    else byEvent.set(key, [pair]);
-  }
-  const result: WeightedSamples = { samples: [], events: byEvent.size, positive: 0, negative: 0 };
-  for (const group of byEvent.values()) {
+  const events = groupEvents(pairs);
+  const result: WeightedSamples = { samples: [], events: events.length, positive: 0, negative: 0 };
+  for (const group of events) {
     const samples = group.map(sample);
     if (samples.some((s) => s.outcome)) result.positive++;
     if (samples.some((s) => !s.outcome)) result.negative++;
@@ -158,7 +174,7 @@ function weightedSamples(pairs: readonly HistoryPair[], sample: (pair: HistoryPa
  * bias would move every score of the cluster, the quiet ones included.
  */
 function fittable(samples: WeightedSamples): boolean {
-  return samples.events >= minCalibrationPairs && samples.positive > 0 && samples.negative > 0;
+  return samples.events >= minCalibrationEvents && samples.positive > 0 && samples.negative > 0;
 }
 
 /** Counts and calibration quality, for `/metrics`. */

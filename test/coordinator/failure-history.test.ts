@@ -112,6 +112,14 @@ test('the shards of one node event count once, and a history of failures alone k
   assert.ok(withSix, 'failures and quiet switches: a fit');
   assert.ok(Math.abs(withSix.shard.bias - withOne.shard.bias) < 1e-6, `six shards of one event weigh as one (${withSix.shard.bias} vs ${withOne.shard.bias})`);
   assert.ok(applyCalibration(withSix.shard, { breach: 0, anomaly: 1, node: 0.06 }) < 0.8, 'a healthy shard with an anomaly alone stays under the switch threshold');
+  // The same six failovers 1 ms apart across a multiple of 10 s of the clock: still one event.
+  const straddling = [0, 1, 2, 3, 4, 5].map((i) => failover(20 + i, 1_009_997 + i));
+  const straddlingFit = fitFromHistory([...calmSwitches, ...straddling])!;
+  assert.ok(Math.abs(straddlingFit.shard.bias - withOne.shard.bias) < 1e-6, `an event is not cut at a clock window's edge (${straddlingFit.shard.bias} vs ${withOne.shard.bias})`);
+  // A node that fails now and then, 9 s apart each time, is not one long event.
+  const recurring = [0, 1, 2, 3, 4, 5].map((i) => failover(30 + i, 2_000_000 + i * 9_000));
+  const recurringFit = fitFromHistory([...calmSwitches, ...recurring])!;
+  assert.ok(Math.abs(recurringFit.shard.bias - withOne.shard.bias) > 1e-3, 'six failures 9 s apart weigh more than one');
 });
 
 test('the core sends the fitted calibration to every online node, and to a node when it comes back', () => {
