@@ -2,11 +2,11 @@
  * The MQTT flags of every command that connects to the broker, declared and read in one place so
  * that they are spelled and behave the same in each: `--mqtt-username`, the password from
  * `--mqtt-password-file` (its first line) or the FORESHARD_MQTT_PASSWORD variable, the protocol
- * version, and for the long-running parts the TLS files and the keep-alive. This module loads
- * nothing but node:fs, so the agent can use it without loading the coordinator's command.
+ * version, and for the long-running parts the TLS files and the keep-alive. It loads only the CLI's
+ * own small modules, so the agent can use it without loading the coordinator's command.
  */
-import { readFileSync } from 'node:fs';
-import { OperatingError, UsageError, type OptionSpec, type ParsedOptions } from './command.js';
+import { UsageError, type OptionSpec, type ParsedOptions } from './command.js';
+import { optionalString, readFlagFile } from './parse.js';
 
 /** The variable the MQTT password is read from when no password file is given. */
 export const MQTT_PASSWORD_VARIABLE = 'FORESHARD_MQTT_PASSWORD';
@@ -26,23 +26,6 @@ export function mqttSessionFlags(keepaliveDefaultS: number): Record<string, Opti
     'mqtt-protocol': { type: 'string', description: 'MQTT version: 3.1.1 or 5', default: '3.1.1', valueName: '<version>' },
     'mqtt-keepalive': { type: 'string', description: 'MQTT keep-alive in seconds (the will fires 1.5x after silence)', default: String(keepaliveDefaultS), valueName: '<s>' },
   };
-}
-
-/** A string option's value, or undefined when absent or empty. */
-export function optionalString(options: ParsedOptions, name: string): string | undefined {
-  const value = options[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The file named by `--<flag>`, read whole; undefined without the flag. An unreadable file is an operating error naming it. */
-export function readFlagFile(options: ParsedOptions, flag: string): Buffer | undefined {
-  const path = optionalString(options, flag);
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new OperatingError('BAD_FILE', `--${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
 }
 
 /** The user name and password of {@link mqttAuthFlags}, with only the fields that are set. */

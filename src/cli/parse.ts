@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { envName, UsageError, type Command, type ParsedOptions } from './command.js';
+import { envName, OperatingError, UsageError, type Command, type ParsedOptions } from './command.js';
 
 /** Parses `argv` against `command.options`, then fills gaps from the environment and the defaults. */
 export function parseCommandLine(
@@ -62,4 +63,21 @@ export function commandHelp(command: Command): string {
   }
   lines.push(`  ${'--help'.padEnd(30)} show this help`);
   return lines.join('\n');
+}
+
+/** A string option's value, or undefined when absent or empty. */
+export function optionalString(options: ParsedOptions, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The file named by `--<flag>`, read whole; undefined without the flag. An unreadable file is an operating error naming it. */
+export function readFlagFile(options: ParsedOptions, flag: string): Buffer | undefined {
+  const path = optionalString(options, flag);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new OperatingError('BAD_FILE', `--${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { UsageError, type Command, type ParsedOptions } from '../command.js';
-import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags, optionalString } from '../mqtt-flags.js';
-import { numberOption } from '../parse.js';
+import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
+import { numberOption, optionalString } from '../parse.js';
 import { startAgent } from '../../agent/agent.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
 import { startHeapTrim } from '../../agent/heap-trim.js';

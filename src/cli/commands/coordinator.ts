@@ -1,6 +1,6 @@
 import { UsageError, type Command, type ParsedOptions } from '../command.js';
-import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags, optionalString, readFlagFile } from '../mqtt-flags.js';
-import { numberOption } from '../parse.js';
+import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
+import { numberOption, optionalString, readFlagFile } from '../parse.js';
 import { foreshardVersion } from '../../agent/agent.js';
 import { readClusterKeyFile } from '../../agent/cluster-key.js';
 import { createLogger } from '../../common/log.js';

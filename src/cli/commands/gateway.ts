@@ -1,6 +1,6 @@
 import { OperatingError, UsageError, type Command } from '../command.js';
-import { mqttAuthFlags, mqttCredentials, readFlagFile } from '../mqtt-flags.js';
-import { numberOption } from '../parse.js';
+import { mqttAuthFlags, mqttCredentials } from '../mqtt-flags.js';
+import { numberOption, readFlagFile } from '../parse.js';
 import type { ParsedOptions } from '../command.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../../gateway/index.js';
 import { loadTokenKey } from '../../gateway/auth.js';
