@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createLogger, type Logger } from '../common/log.js';
+import type { MqttLogin } from '../common/mqtt-login.js';
 import { clusterTopics, createDropCounter, decodeOrDrop, dropOnError, parseTopic, type DropCounter, type DropCounts } from '../protocol/index.js';
 import { DashboardError } from './errors.js';
 import { ClusterModel, type DashboardDelta, type DashboardSnapshot } from './model.js';
@@ -30,8 +31,8 @@ export interface DashboardSource {
 export interface ClusterViewOptions {
   brokerUrl: string;
   cluster: string;
-  username?: string;
-  password?: string;
+  /** User name, password and TLS files; none by default. */
+  login?: MqttLogin;
   /** Wait between reconnects after a lost connection; 0 never reconnects (`status`). Default 2000. */
   reconnectPeriodMs?: number;
   /** The first connection must be up (and subscribed) within this. Default 5000. */
@@ -115,8 +116,7 @@ function connect(options: ClusterViewOptions): MqttClient {
     reconnectPeriod: options.reconnectPeriodMs ?? VIEW_RECONNECT_PERIOD_MS,
     // Retained state comes again on every reconnect, so nothing needs to be remembered across one.
     resubscribe: true,
-    ...(options.username !== undefined ? { username: options.username } : {}),
-    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...options.login,
   };
   return mqtt.connect(options.brokerUrl, clientOptions);
 }
@@ -133,7 +133,9 @@ function firstConnection(client: MqttClient, options: ClusterViewOptions, filter
     };
     const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms (last error: ${lastError})`), timeoutMs);
     client.on('error', (error) => {
-      lastError = (error as NodeJS.ErrnoException).code ?? error.message;
+      const code = (error as NodeJS.ErrnoException).code;
+      // Node's TLS errors carry a terse code and a readable message: show both.
+      lastError = code === undefined || error.message.includes(code) ? error.message : `${code} (${error.message})`;
     });
     client.once('close', () => {
       if (!client.connected && (options.reconnectPeriodMs ?? VIEW_RECONNECT_PERIOD_MS) === 0) fail(lastError);

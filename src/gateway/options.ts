@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_CLIENT_LIMITS, MIN_KEY_BYTES, resolveClientLimits, type ClientLimits } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
+import type { MqttLogin } from '../common/mqtt-login.js';
 
 /** Options of `foreshard gateway` (and of {@link startGateway}). */
 export interface GatewayOptions {
@@ -15,9 +16,12 @@ export interface GatewayOptions {
   port: number;
   /** MQTT broker URL (the routing table comes from its retained `routing` topic). */
   brokerUrl: string;
-  /** MQTT user name and password, when the broker wants them. */
-  brokerUsername?: string;
-  brokerPassword?: string;
+  /** MQTT user name, password and TLS files, when the broker wants them. */
+  brokerLogin?: MqttLogin;
+  /** MQTT protocol level: 4 (3.1.1) or 5. */
+  brokerProtocolVersion: 4 | 5;
+  /** MQTT keep-alive, in seconds. */
+  brokerKeepaliveS: number;
   /** Cluster id (topic root `foreshard/v1/<cluster>/`). */
   cluster: string;
   /** This gateway's name: its MQTT client id and its `node` in data port `hello` frames. */
@@ -65,6 +69,8 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   port: 7700,
   brokerUrl: 'mqtt://127.0.0.1:1883',
+  brokerProtocolVersion: 4,
+  brokerKeepaliveS: 10,
   cluster: 'default',
   instance: 'gateway',
   limits: DEFAULT_CLIENT_LIMITS,
@@ -97,6 +103,8 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 export function resolveGatewayOptions(overrides: Partial<GatewayOptions> = {}): ResolvedGatewayOptions {
   const options: GatewayOptions = { ...GATEWAY_DEFAULTS, ...overrides, limits: resolveClientLimits(overrides.limits ?? GATEWAY_DEFAULTS.limits) };
   checkInteger('port', options.port, 0, 65_535);
+  assert(options.brokerProtocolVersion === 4 || options.brokerProtocolVersion === 5, `gateway option brokerProtocolVersion must be 4 or 5, got ${String(options.brokerProtocolVersion)}`);
+  checkInteger('brokerKeepaliveS', options.brokerKeepaliveS, 1, 65_535);
   checkInteger('maxPauseMs', options.maxPauseMs, 1, 600_000);
   checkInteger('maxBufferedOps', options.maxBufferedOps, 1, 10_000_000);
   checkInteger('maxBufferedBytes', options.maxBufferedBytes, 1, 2 ** 40);

@@ -6,6 +6,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { clusterTopics, createDropCounter, decodeOrDrop, type DropCounter, type RoutingTable, type ShardRoute } from '../protocol/index.js';
 import type { Logger } from '../common/log.js';
+import type { MqttLogin } from '../common/mqtt-login.js';
 import { shardOfKey } from './hash.js';
 
 /** Listeners waiting for a newer table, at most this many (each is a request held by MOVED). */
@@ -88,8 +89,12 @@ export interface RoutingSubscriptionOptions {
   brokerUrl: string;
   cluster: string;
   clientId: string;
-  username?: string;
-  password?: string;
+  /** User name, password and TLS files; none by default. */
+  login?: MqttLogin;
+  /** 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion?: 4 | 5;
+  /** Keep-alive in seconds; 10 by default. */
+  keepaliveS?: number;
   logger: Logger;
 }
 
@@ -115,12 +120,12 @@ export async function subscribeRouting(options: RoutingSubscriptionOptions, view
   const drops = createDropCounter({ log: (drop, count) => logger.warn('dropped routing payload', { source: drop.source, code: drop.error.code, error: drop.error.message, count }) });
   const client: MqttClient = mqtt.connect(options.brokerUrl, {
     clientId: options.clientId,
-    protocolVersion: 4,
+    protocolVersion: options.protocolVersion ?? 4,
+    keepalive: options.keepaliveS ?? 10,
     clean: true,
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
-    ...(options.username === undefined ? {} : { username: options.username }),
-    ...(options.password === undefined ? {} : { password: options.password }),
+    ...options.login,
   });
   const subscribe = (): void => {
     client.subscribe(topic, { qos: 1 }, (error) => {

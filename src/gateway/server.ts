@@ -39,8 +39,8 @@ export async function startGateway(overrides: Partial<GatewayOptions> = {}): Pro
   const view = new RoutingView();
   const subscription = await subscribeRouting({
     brokerUrl: options.brokerUrl, cluster: options.cluster, clientId: `${options.instance}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    ...(options.brokerUsername === undefined ? {} : { username: options.brokerUsername }),
-    ...(options.brokerPassword === undefined ? {} : { password: options.brokerPassword }),
+    protocolVersion: options.brokerProtocolVersion, keepaliveS: options.brokerKeepaliveS,
+    ...(options.brokerLogin === undefined ? {} : { login: options.brokerLogin }),
     logger: logger.child('routing'),
   }, view);
   const metrics = new GatewayMetrics();

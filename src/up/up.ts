@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OperatingError } from '../cli/command.js';
 import { CLUSTER_STATE_FILE, processAlive, readClusterState, writeClusterState, type LocalClusterState } from '../cli/cluster-target.js';
+import mqtt from 'mqtt';
 import type { Logger } from '../common/log.js';
+import type { MqttLogin } from '../common/mqtt-login.js';
 import { loadProfile } from '../profiles/load.js';
 import { startDemoWorkload } from './demo.js';
 import { freePort, httpOk, portOpen, waitUntil } from './ports.js';
@@ -30,6 +32,10 @@ export interface UpOptions {
   brokerPort: number;
   /** An external broker; when set, no embedded broker is started. */
   brokerUrl?: string;
+  /** The external broker's login, checked before any part starts. */
+  brokerLogin?: MqttLogin;
+  /** The same login as command-line flags (`--mqtt-username`, file paths), passed on to every part. */
+  brokerLoginArgs?: readonly string[];
   demo: boolean;
   demoOpsPerSecond: number;
   /** How long each part may take to become ready. */
@@ -204,8 +210,9 @@ export async function up(options: UpOptions, logger: Logger): Promise<RunningClu
 
 async function startAll(options: UpOptions, state: LocalClusterState, parts: ManagedProcess[], logger: Logger): Promise<void> {
   const { dataDir, cluster } = state;
-  const common = ['--broker', state.brokerUrl, '--cluster', cluster];
-  if (!options.brokerUrl) {
+  const common = ['--broker', state.brokerUrl, '--cluster', cluster, ...(options.brokerUrl ? options.brokerLoginArgs ?? [] : [])];
+  if (options.brokerUrl) await checkBrokerLogin(options.brokerUrl, options.brokerLogin ?? {});
+  else {
     const port = Number(portOf(state.brokerUrl));
     await ensurePortFree('broker', state.brokerUrl);
     const broker = startPart('broker', ['broker', '--host', options.host, '--port', String(port)], join(dataDir, 'logs', 'broker.log'), logger);
@@ -254,6 +261,22 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
   writeClusterState(dataDir, state);
   await awaitReady(gateway, () => httpOk(`${state.gateway!.httpUrl}/healthz`), options.readyTimeoutMs);
   await awaitReady(dashboard, () => httpOk(state.dashboardUrl!), options.readyTimeoutMs);
+}
+
+/** The longest `up` waits for an external broker to accept its login before it starts anything. */
+const BROKER_CHECK_TIMEOUT_MS = 5_000;
+
+/**
+ * Logs in to an external broker once, so that a wrong URL, password or CA is one clear error at
+ * once, not every part failing to start after its ready timeout.
+ */
+async function checkBrokerLogin(url: string, login: MqttLogin): Promise<void> {
+  try {
+    const client = await mqtt.connectAsync(url, { ...login, clientId: `foreshard-up-${randomBytes(4).toString('hex')}`, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: BROKER_CHECK_TIMEOUT_MS });
+    await client.endAsync();
+  } catch (error) {
+    throw new OperatingError('BROKER_UNREACHABLE', `cannot log in to the MQTT broker at ${url}: ${(error as Error).message} (the --mqtt-* flags give its user name, password and TLS files)`);
+  }
 }
 
 /**

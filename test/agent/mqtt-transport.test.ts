@@ -4,66 +4,13 @@
 // cases left to mqtt.connect itself (credentials in the URL). Real sockets against an in-process
 // Aedes broker on 127.0.0.1, over plain TCP and over TLS with a self-signed certificate.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { Aedes, type Client } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import { connectClient } from '../../src/agent/mqtt-link.js';
-
-// A self-signed certificate for localhost, 127.0.0.1 and ::1, valid for 100 years; test use only.
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBrjCCAVSgAwIBAgIUMtMo+srA1xvtBuTdnTTnsSSpDiwwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTAzNTAwOVoYDzIxMjYxMDI4
-MDM1MDA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAATch78aNLwYsAsfFohmtaNMmH4GDjNDBBWT6RE/28iifp9drr9ui8wr
-ZhUs1jDTWkXwpNEHSGHvZyVeBhmzq6lho4GBMH8wHQYDVR0OBBYEFJZGTSlGkRn3
-cKToivNzUa8+piIsMB8GA1UdIwQYMBaAFJZGTSlGkRn3cKToivNzUa8+piIsMCwG
-A1UdEQQlMCOCCWxvY2FsaG9zdIcEfwAAAYcQAAAAAAAAAAAAAAAAAAAAATAPBgNV
-HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCiTNYptF2g7qUgWCAOX86W
-xlWT+qFibQDgxu5zaF14yQIgVZSvI+QV8grC1wB4y/Z0lnJ84MfrXkYjvwiWTTVG
-dc8=
------END CERTIFICATE-----`;
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7szRwJnP8aytJabl
-BaIwREXmi9bMBGgMjBP2JRUt17mhRANCAATch78aNLwYsAsfFohmtaNMmH4GDjND
-BBWT6RE/28iifp9drr9ui8wrZhUs1jDTWkXwpNEHSGHvZyVeBhmzq6lh
------END PRIVATE KEY-----`;
+import { CERT, startLoginBroker, type LoginBroker } from '../broker/login-broker.js';
 
 const require = createRequire(import.meta.url);
-
-interface Broker {
-  port: number;
-  logins: { clientId: string; username?: string; password?: string; willTopic?: string }[];
-  close(): Promise<void>;
-}
-
-async function startBroker(tls: boolean): Promise<Broker> {
-  const aedes = await Aedes.createBroker();
-  const logins: Broker['logins'] = [];
-  aedes.authenticate = (client: Client, username: Readonly<string> | undefined, password: Readonly<Buffer> | undefined, done) => {
-    logins.push({ clientId: client.id, ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password: password.toString() } : {}) });
-    done(null, true);
-  };
-  aedes.on('client', (client) => {
-    const login = logins.find((entry) => entry.clientId === client.id);
-    const will = (client as unknown as { will?: { topic: string } }).will;
-    if (login && will) login.willTopic = will.topic;
-  });
-  const server: Server = tls ? createTlsServer({ cert: CERT, key: KEY }, aedes.handle) : createTcpServer(aedes.handle);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    logins,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    },
-  };
-}
 
 function connected(client: MqttClient): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -75,12 +22,12 @@ function connected(client: MqttClient): Promise<void> {
 const base = { protocolVersion: 4 as const, reconnectPeriod: 0, connectTimeout: 5000, writeCache: false };
 
 describe('the agent MQTT client', () => {
-  let plain: Broker;
-  let secure: Broker;
+  let plain: LoginBroker;
+  let secure: LoginBroker;
   const clients: MqttClient[] = [];
   before(async () => {
-    plain = await startBroker(false);
-    secure = await startBroker(true);
+    plain = await startLoginBroker(false);
+    secure = await startLoginBroker(true);
   });
   after(async () => {
     for (const client of clients) client.end(true);

@@ -1,6 +1,7 @@
-// Proves every command that connects to the broker spells and reads its MQTT credentials the same
-// way: --mqtt-username, the first line of --mqtt-password-file, else FORESHARD_MQTT_PASSWORD; an
-// unreadable file is an operating error that names it, and a bad --mqtt-protocol a usage error.
+// Proves every command that connects to the broker spells and reads its MQTT login the same way:
+// --mqtt-username, the first line of --mqtt-password-file, else FORESHARD_MQTT_PASSWORD, and the TLS
+// files --mqtt-ca, --mqtt-cert and --mqtt-key; an unreadable file is an operating error that names
+// it, a certificate without its key and a bad --mqtt-protocol are usage errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,20 +9,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperatingError, UsageError } from '../../src/cli/command.js';
 import { commandEntries } from '../../src/cli/commands/index.js';
-import { MQTT_PASSWORD_VARIABLE, mqttCredentials, mqttProtocolLevel } from '../../src/cli/mqtt-flags.js';
+import { MQTT_PASSWORD_VARIABLE, mqttCredentials, mqttLogin, mqttProtocolLevel } from '../../src/cli/mqtt-flags.js';
 
-test('every command that takes a broker takes --mqtt-username and --mqtt-password-file, and no other spelling', async () => {
+test('every command that takes a broker takes the MQTT credential and TLS flags, and no other spelling', async () => {
   const connecting = [];
   for (const entry of commandEntries) {
     const command = await entry.load();
     const flags = Object.keys(command.options);
     assert.ok(!flags.includes('broker-username') && !flags.includes('broker-password-file'), `${command.name} spells its MQTT credentials --broker-*`);
-    // up starts (or is given) a broker for parts it runs itself; chaos refuses --broker clusters.
-    if (!flags.includes('broker') || entry.name === 'up' || entry.name === 'chaos') continue;
+    // chaos refuses --broker clusters.
+    if (!flags.includes('broker') || entry.name === 'chaos') continue;
     connecting.push(command.name);
     assert.ok(flags.includes('mqtt-username') && flags.includes('mqtt-password-file'), `${command.name} lacks the MQTT credential flags`);
+    for (const flag of ['mqtt-ca', 'mqtt-cert', 'mqtt-key']) assert.ok(flags.includes(flag), `${command.name} lacks --${flag}`);
   }
-  for (const name of ['agent', 'coordinator', 'gateway', 'status', 'dashboard', 'switch']) assert.ok(connecting.includes(name), `${name} was checked`);
+  for (const name of ['agent', 'coordinator', 'gateway', 'status', 'dashboard', 'switch', 'up']) assert.ok(connecting.includes(name), `${name} was checked`);
 });
 
 test('the password is the first line of its file, else the environment; an unreadable file is named', () => {
@@ -40,6 +42,24 @@ test('the password is the first line of its file, else the environment; an unrea
   } finally {
     if (saved === undefined) delete process.env[MQTT_PASSWORD_VARIABLE];
     else process.env[MQTT_PASSWORD_VARIABLE] = saved;
+  }
+});
+
+test('the TLS files are read whole; a certificate needs its key, and an unreadable file is named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'foreshard-mqtt-tls-flags-'));
+  for (const name of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, name), `${name}\n`);
+  const saved = process.env[MQTT_PASSWORD_VARIABLE];
+  delete process.env[MQTT_PASSWORD_VARIABLE];
+  try {
+    const login = mqttLogin({ 'mqtt-username': 'ops', 'mqtt-ca': join(dir, 'ca.pem'), 'mqtt-cert': join(dir, 'cert.pem'), 'mqtt-key': join(dir, 'key.pem') });
+    assert.deepEqual({ ...login, ca: login.ca?.toString(), cert: login.cert?.toString(), key: login.key?.toString() }, { username: 'ops', ca: 'ca.pem\n', cert: 'cert.pem\n', key: 'key.pem\n' });
+    assert.deepEqual(mqttLogin({}), {});
+    assert.throws(() => mqttLogin({ 'mqtt-cert': join(dir, 'cert.pem') }), (error: unknown) => error instanceof UsageError && /--mqtt-cert and --mqtt-key go together/.test((error as Error).message));
+    assert.throws(() => mqttLogin({ 'mqtt-key': join(dir, 'key.pem') }), UsageError);
+    assert.throws(() => mqttLogin({ 'mqtt-ca': join(dir, 'missing.pem') }),
+      (error: unknown) => error instanceof OperatingError && error.code === 'BAD_FILE' && error.message.includes('--mqtt-ca'));
+  } finally {
+    if (saved !== undefined) process.env[MQTT_PASSWORD_VARIABLE] = saved;
   }
 });
 

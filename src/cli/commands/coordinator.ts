@@ -1,6 +1,6 @@
 import { UsageError, type Command, type ParsedOptions } from '../command.js';
-import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
-import { numberOption, optionalString, readFlagFile } from '../parse.js';
+import { mqttAuthFlags, mqttLogin, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
+import { numberOption, optionalString } from '../parse.js';
 import { foreshardVersion } from '../../agent/agent.js';
 import { readClusterKeyFile } from '../../agent/cluster-key.js';
 import { createLogger } from '../../common/log.js';
@@ -16,17 +16,11 @@ const d = defaultCoordinatorOptions;
 export function coordinatorMqttOptions(options: ParsedOptions): CoordinatorMqttOptions {
   const url = optionalString(options, 'broker');
   if (url === undefined) throw new UsageError('--broker is required');
-  const ca = readFlagFile(options, 'mqtt-ca');
-  const cert = readFlagFile(options, 'mqtt-cert');
-  const key = readFlagFile(options, 'mqtt-key');
   return {
     url,
     protocolVersion: mqttProtocolLevel(options),
     keepaliveS: numberOption(options, 'mqtt-keepalive', 1, 65_535),
-    ...mqttCredentials(options),
-    ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key } : {}),
+    ...mqttLogin(options),
   };
 }
 

@@ -34,9 +34,7 @@ export const dashboardCommand: Command = {
     const target = resolveReadTarget(options);
     const logger = createLogger('dashboard');
     const view = startClusterView({
-      brokerUrl: target.brokerUrl, cluster: target.cluster, logger: logger.child('view'),
-      ...(target.username !== undefined ? { username: target.username } : {}),
-      ...(target.password !== undefined ? { password: target.password } : {}),
+      brokerUrl: target.brokerUrl, cluster: target.cluster, logger: logger.child('view'), login: target.login,
     });
     try {
       await view.ready;

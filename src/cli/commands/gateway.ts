@@ -1,5 +1,5 @@
 import { OperatingError, UsageError, type Command } from '../command.js';
-import { mqttAuthFlags, mqttCredentials } from '../mqtt-flags.js';
+import { mqttAuthFlags, mqttLogin, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
 import { numberOption, readFlagFile } from '../parse.js';
 import type { ParsedOptions } from '../command.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../../gateway/index.js';
@@ -31,6 +31,7 @@ export const gatewayCommand: Command = {
     host: { type: 'string', description: 'address to listen on', default: d.host, valueName: '<addr>' },
     broker: { type: 'string', description: 'MQTT broker URL', default: d.brokerUrl, valueName: '<url>' },
     ...mqttAuthFlags,
+    ...mqttSessionFlags(d.brokerKeepaliveS),
     cluster: { type: 'string', description: 'cluster id', default: d.cluster, valueName: '<id>' },
     instance: { type: 'string', description: 'this gateway\'s name (MQTT client id, data port hello)', default: d.instance, valueName: '<id>' },
     'token-key-file': { type: 'string', description: 'client token key (hex or raw, >= 32 bytes); without it auth is off', valueName: '<f>' },
@@ -58,13 +59,12 @@ export const gatewayCommand: Command = {
     } catch (error) {
       throw new OperatingError('BAD_KEY', (error as Error).message);
     }
-    const { username, password } = mqttCredentials(options);
+    const brokerLogin = mqttLogin(options);
     const dataPortToken = readFlagFile(options, 'data-port-token-file')?.toString('utf8').trim();
     const gateway = await startGateway({
       host: String(options.host), port: intOption(options, 'port', 0, 65535),
       brokerUrl: String(options.broker), cluster: String(options.cluster), instance: String(options.instance),
-      ...(username === undefined ? {} : { brokerUsername: username }),
-      ...(password === undefined ? {} : { brokerPassword: password }),
+      brokerLogin, brokerProtocolVersion: mqttProtocolLevel(options), brokerKeepaliveS: intOption(options, 'mqtt-keepalive', 1, 65_535),
       ...(tokenKey === undefined ? {} : { tokenKey }),
       ...(dataPortToken === undefined ? {} : { dataPortToken }),
       ...(typeof options['tls-cert'] === 'string' ? { tlsCertFile: options['tls-cert'], tlsKeyFile: String(options['tls-key']) } : {}),

@@ -5,10 +5,11 @@
  */
 import { OperatingError, UsageError, type Command, type OptionSpec, type ParsedOptions } from '../command.js';
 import { clusterTargetOptions, readClusterState, type LocalClusterState } from '../cluster-target.js';
-import { mqttAuthFlags, mqttCredentials } from '../mqtt-flags.js';
+import { mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { DashboardError, startClusterView, type ClusterView, type DashboardSummary } from '../../dashboard/index.js';
 import { createLogger } from '../../common/log.js';
+import type { MqttLogin } from '../../common/mqtt-login.js';
 
 /** How long retained state (routing, births) gets to arrive after subscribing. */
 export const STATUS_RETAINED_SETTLE_MS = 1000;
@@ -21,8 +22,7 @@ export const STATUS_CONNECT_TIMEOUT_MS = 3000;
 export interface ReadTarget {
   cluster: string;
   brokerUrl: string;
-  username?: string;
-  password?: string;
+  login: MqttLogin;
   local?: LocalClusterState;
 }
 
@@ -32,14 +32,15 @@ export const readTargetOptions: Record<string, OptionSpec> = {
   broker: clusterTargetOptions.broker!,
   cluster: clusterTargetOptions.cluster!,
   ...mqttAuthFlags,
+  ...mqttTlsFlags,
 };
 
 /** Resolves {@link readTargetOptions}. */
 export function resolveReadTarget(options: ParsedOptions): ReadTarget {
-  const auth: Pick<ReadTarget, 'username' | 'password'> = mqttCredentials(options);
-  if (typeof options.broker === 'string') return { cluster: String(options.cluster ?? 'default'), brokerUrl: options.broker, ...auth };
+  const login = mqttLogin(options);
+  if (typeof options.broker === 'string') return { cluster: String(options.cluster ?? 'default'), brokerUrl: options.broker, login };
   const local = readClusterState(String(options['data-dir'] ?? './.foreshard'));
-  return { cluster: local.cluster, brokerUrl: local.brokerUrl, local, ...auth };
+  return { cluster: local.cluster, brokerUrl: local.brokerUrl, local, login };
 }
 
 /** A node line of `status`. */
@@ -143,9 +144,7 @@ export const statusCommand: Command = {
     const scoreWaitMs = numberOption(options, 'score-wait-ms', 0, 60_000);
     const target = resolveReadTarget(options);
     const view = startClusterView({
-      brokerUrl: target.brokerUrl, cluster: target.cluster, reconnectPeriodMs: 0, connectTimeoutMs: STATUS_CONNECT_TIMEOUT_MS,
-      ...(target.username !== undefined ? { username: target.username } : {}),
-      ...(target.password !== undefined ? { password: target.password } : {}),
+      brokerUrl: target.brokerUrl, cluster: target.cluster, reconnectPeriodMs: 0, connectTimeoutMs: STATUS_CONNECT_TIMEOUT_MS, login: target.login,
       logger: createLogger('status'),
     });
     try {

@@ -1,7 +1,27 @@
-import type { Command } from '../command.js';
+import { resolve } from 'node:path';
+import { UsageError, type Command, type ParsedOptions } from '../command.js';
+import { mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { createLogger } from '../../common/log.js';
 import { up } from '../../up/up.js';
+
+const loginFlags = [...Object.keys(mqttAuthFlags), ...Object.keys(mqttTlsFlags)];
+
+/** The --mqtt-* flags given, as arguments for the parts (file paths made absolute). */
+function loginArgs(options: ParsedOptions): string[] {
+  return loginFlags.flatMap((flag) => {
+    const value = options[flag];
+    if (typeof value !== 'string') return [];
+    return [`--${flag}`, flag === 'mqtt-username' ? value : resolve(value)];
+  });
+}
+
+/** Without --broker there is nothing to log in to: the embedded broker takes no login. */
+function noLogin(options: ParsedOptions): Record<string, never> {
+  const given = loginFlags.filter((flag) => options[flag] !== undefined);
+  if (given.length > 0) throw new UsageError(`--${given[0]} is for an external --broker; the embedded broker takes no login`);
+  return {};
+}
 
 /** `foreshard up`: the local cluster, the default way to try foreshard. */
 export const upCommand: Command = {
@@ -13,6 +33,8 @@ export const upCommand: Command = {
     'Running `up` again on the same --data-dir resumes the same cluster with all its data (same key,',
     'node ids, ports and shard count). Other commands find this cluster with --data-dir.',
     'Agents accept `foreshard chaos` faults (they run with --allow-chaos).',
+    'With --broker, the --mqtt-* flags give that broker\'s login; `up` checks it first and passes it to',
+    'every part. Other commands on this cluster (status, switch, ...) need the same --mqtt-* flags.',
   ].join('\n'),
   options: {
     agents: { type: 'string', description: 'number of agents (storage nodes), 1-32', default: '3', valueName: '<n>' },
@@ -26,6 +48,8 @@ export const upCommand: Command = {
     'dashboard-port': { type: 'string', description: 'dashboard HTTP port', default: '7080', valueName: '<n>' },
     'broker-port': { type: 'string', description: 'port of the embedded MQTT broker', default: '1884', valueName: '<n>' },
     broker: { type: 'string', description: 'use this MQTT broker instead of an embedded one', valueName: '<url>' },
+    ...mqttAuthFlags,
+    ...mqttTlsFlags,
     demo: { type: 'boolean', description: 'also run a background workload through the gateway', default: false },
     'demo-ops': { type: 'string', description: 'operations per second of the --demo workload', default: '100', valueName: '<n>' },
     'ready-timeout-ms': { type: 'string', description: 'how long each part may take to become ready', default: '60000', valueName: '<ms>' },
@@ -45,7 +69,7 @@ export const upCommand: Command = {
         gatewayPort: numberOption(options, 'gateway-port', 1, 65535),
         dashboardPort: numberOption(options, 'dashboard-port', 1, 65535),
         brokerPort: numberOption(options, 'broker-port', 1, 65535),
-        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker } : {}),
+        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker, brokerLogin: mqttLogin(options), brokerLoginArgs: loginArgs(options) } : noLogin(options)),
         demo: options.demo === true,
         demoOpsPerSecond: numberOption(options, 'demo-ops', 1, 10_000),
         readyTimeoutMs: numberOption(options, 'ready-timeout-ms', 1000, 600_000),

@@ -1,0 +1,86 @@
+// Proves `foreshard up --broker <url>` runs a cluster on an external broker that wants a login: up
+// checks the login first (a wrong or missing password is one clear error at once, nothing started),
+// then passes --mqtt-username and --mqtt-password-file to every part it starts, and `status` reads
+// the cluster with the same flags. The broker is a real one with a password file (the embedded
+// Aedes broker, in this process); up and its parts are real processes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { hashPassword } from '../../src/broker/auth.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
+import { createLogger } from '../../src/common/log.js';
+import { freePort } from '../../src/up/ports.js';
+
+const binPath = new URL('../../../bin/foreshard.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'foreshard-up-external-'));
+const passwordFile = join(dir, 'password');
+const wrongPasswordFile = join(dir, 'wrong');
+let broker: EmbeddedBroker;
+let up: ChildProcess | undefined;
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [binPath, ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+before(async () => {
+  writeFileSync(passwordFile, 'up-s3cret\n');
+  writeFileSync(wrongPasswordFile, 'guess\n');
+  broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, passwords: { users: { ops: hashPassword('up-s3cret') } }, logger: createLogger('broker', () => undefined) });
+});
+
+after(async () => {
+  if (up && up.exitCode === null) {
+    up.kill('SIGKILL');
+    await once(up, 'exit');
+  }
+  await broker.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('up refuses the broker at once without the right login, and says why', async () => {
+  const common = ['up', '--broker', broker.url, '--agents', '2', '--shards', '2', '--data-dir', join(dir, 'refused')];
+  for (const login of [[], ['--mqtt-username', 'ops', '--mqtt-password-file', wrongPasswordFile]]) {
+    const result = await cli([...common, ...login]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /cannot log in to the MQTT broker at mqtt:\/\/127\.0\.0\.1:\d+: Connection refused: (Bad username or password|Not authorized)/);
+  }
+  const usage = await cli(['up', '--mqtt-username', 'ops', '--data-dir', join(dir, 'refused')]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--mqtt-username is for an external --broker/);
+});
+
+test('up passes the login to every part, and status reads the cluster with it', async () => {
+  const dataDir = join(dir, 'cluster');
+  up = spawn(process.execPath, [binPath, 'up', '--broker', broker.url, '--agents', '2', '--shards', '2', '--data-dir', dataDir,
+    '--gateway-port', String(await freePort()), '--dashboard-port', String(await freePort()), '--mqtt-username', 'ops', '--mqtt-password-file', passwordFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`foreshard up did not come up in 90 s:\n${output}`)), 90_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('foreshard is up')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    up!.stdout!.on('data', onData);
+    up!.stderr!.on('data', onData);
+    up!.once('exit', (code) => reject(new Error(`foreshard up exited (${code}) before it was up:\n${output}`)));
+  });
+  const status = await cli(['status', '--data-dir', dataDir, '--json', '--mqtt-username', 'ops', '--mqtt-password-file', passwordFile]);
+  assert.equal(status.code, 0, status.stderr);
+  const report = JSON.parse(status.stdout) as { nodes: { id: string; state: string }[]; shards: unknown[] };
+  assert.deepEqual(report.nodes.map((node) => node.state), ['online', 'online']);
+  assert.equal(report.shards.length, 2);
+  const refused = await cli(['status', '--data-dir', dataDir, '--json']);
+  assert.notEqual(refused.code, 0, 'status without the login is refused by the broker');
+  up.kill('SIGINT');
+  const [code] = await once(up, 'exit');
+  assert.equal(code, 0);
+});
