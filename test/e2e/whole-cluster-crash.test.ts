@@ -8,13 +8,14 @@
 // where they live (its saved routing table; the embedded broker's retained copy died with it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
 import { freePort } from '../../src/up/ports.js';
 import type { LocalClusterState } from '../../src/cli/cluster-target.js';
+import { spawnUp } from '../up/run-up.js';
 
 const binPath = new URL('../../../bin/foreshard.js', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'foreshard-e2e-whole-crash-'));
@@ -23,23 +24,9 @@ const running: ChildProcess[] = [];
 
 /** Starts `foreshard up` on the test's data dir and resolves once it prints that it is up. */
 async function startUp(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [binPath, 'up', '--data-dir', dataDir, '--shards', '8', '--gateway-port', String(ports.gateway),
-    '--dashboard-port', String(ports.dashboard), '--broker-port', String(ports.broker)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await spawnUp(['--data-dir', dataDir, '--shards', '8', '--gateway-port', String(ports.gateway),
+    '--dashboard-port', String(ports.dashboard), '--broker-port', String(ports.broker)]);
   running.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`foreshard up did not come up in 90 s:\n${output}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('foreshard is up')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`foreshard up exited (${code}) before it was up:\n${output}`)));
-  });
   return child;
 }
 

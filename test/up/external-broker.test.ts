@@ -5,7 +5,7 @@
 // Aedes broker, in this process); up and its parts are real processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { hashPassword } from '../../src/broker/auth.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
 import { createLogger } from '../../src/common/log.js';
 import { freePort } from '../../src/up/ports.js';
+import { spawnUp } from './run-up.js';
 
 const binPath = new URL('../../../bin/foreshard.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'foreshard-up-external-'));
@@ -57,22 +58,8 @@ test('up refuses the broker at once without the right login, and says why', asyn
 
 test('up passes the login to every part, and status reads the cluster with it', async () => {
   const dataDir = join(dir, 'cluster');
-  up = spawn(process.execPath, [binPath, 'up', '--broker', broker.url, '--agents', '2', '--shards', '2', '--data-dir', dataDir,
-    '--gateway-port', String(await freePort()), '--dashboard-port', String(await freePort()), '--mqtt-username', 'ops', '--mqtt-password-file', passwordFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`foreshard up did not come up in 90 s:\n${output}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('foreshard is up')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    up!.stdout!.on('data', onData);
-    up!.stderr!.on('data', onData);
-    up!.once('exit', (code) => reject(new Error(`foreshard up exited (${code}) before it was up:\n${output}`)));
-  });
+  up = await spawnUp(['--broker', broker.url, '--agents', '2', '--shards', '2', '--data-dir', dataDir,
+    '--gateway-port', String(await freePort()), '--dashboard-port', String(await freePort()), '--mqtt-username', 'ops', '--mqtt-password-file', passwordFile]);
   const status = await cli(['status', '--data-dir', dataDir, '--json', '--mqtt-username', 'ops', '--mqtt-password-file', passwordFile]);
   assert.equal(status.code, 0, status.stderr);
   const report = JSON.parse(status.stdout) as { nodes: { id: string; state: string }[]; shards: unknown[] };
