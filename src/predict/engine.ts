@@ -167,6 +167,15 @@ interface Assessment {
 }
 
 /** The scoring engine of one agent. */
+/**
+ * The refit phase of the `index`-th series an engine tracks: the fractional parts of multiples of
+ * the golden ratio spread any number of series evenly over the `refitEvery` samples between refits,
+ * so the engine's fits come a few per sample instead of all on one (see {@link SeriesModel}).
+ */
+export function refitPhase(index: number, refitEvery: number): number {
+  return Math.floor(((index * 0.6180339887498949) % 1) * refitEvery);
+}
+
 export class ScoringEngine {
   readonly options: Readonly<EngineOptions>;
   private readonly series = new Map<string, SeriesState>();
@@ -213,7 +222,7 @@ export class ScoringEngine {
     if (spec.threshold !== undefined && !Number.isFinite(spec.threshold)) throw new PredictError('BAD_SERIES_SPEC', `series ${JSON.stringify(spec.name)}: the threshold must be a finite number`);
     this.series.set(spec.name, {
       spec: { ...spec },
-      model: new SeriesModel(this.options.fitter, this.options.model),
+      model: new SeriesModel(this.options.fitter, this.options.model, refitPhase(this.series.size, this.options.model.refitEvery)),
       likelihood: new AnomalyLikelihood(this.options.anomaly),
       lastLikelihood: 0.5,
     });

@@ -224,6 +224,8 @@ export class SeriesModel {
   private sinceFit = 0;
   /** Samples in the window at the last fit (0: none yet). */
   private fittedOn = 0;
+  /** Samples observed since the model was made. */
+  private observed = 0;
   private model: ArimaModel | undefined;
   private lastValue = NaN;
   /** Seasonal period the current model differences at, or 0 for none. */
@@ -245,11 +247,21 @@ export class SeriesModel {
   /** z of the central interval level of the forecast being made. */
   private intervalZ = 1.96;
 
+  /**
+   * With a `refitPhase` (0 to `refitEvery` - 1), once the window is full the model refits on its
+   * own slot of every `refitEvery` samples: when the samples it has observed plus its phase are a
+   * multiple of `refitEvery`. Series that start together would otherwise all refit on the same
+   * sample, for ever: 100 full-window fits in one burst that holds the agent's event loop and
+   * leaves tens of MB of fitting garbage at once. The engine gives each series its own phase.
+   * Without one, a refit comes `refitEvery` samples after the last (as `foreshard detect` runs).
+   */
   constructor(
     private readonly fitter: ArimaFitter,
     readonly options: SeriesModelOptions = defaultSeriesModelOptions,
+    private readonly refitPhase?: number,
   ) {
     checkSeriesModelOptions(options);
+    assert.ok(refitPhase === undefined || (Number.isInteger(refitPhase) && refitPhase >= 0 && refitPhase < options.refitEvery), 'refitPhase must be a whole number below refitEvery');
     this.ring = new Float64Array(options.windowSize);
   }
 
@@ -312,6 +324,7 @@ export class SeriesModel {
     this.next = (this.next + 1) % this.ring.length;
     if (this.count < this.ring.length) this.count++;
     this.sinceFit++;
+    this.observed++;
     if (this.refitDue()) this.refit();
     return Number.isFinite(residual) ? residual : 0;
   }
@@ -329,9 +342,10 @@ export class SeriesModel {
     return error;
   }
 
-  /** The first fit at `minFitSamples`; then every `refitEvery`, and sooner while the window fills ({@link warmUpGrowth}). */
+  /** The first fit at `minFitSamples`; then every `refitEvery` (on the phase's slot once the window is full), and sooner while the window fills ({@link warmUpGrowth}). */
   private refitDue(): boolean {
     if (this.fittedOn === 0) return this.count >= this.options.minFitSamples;
+    if (this.refitPhase !== undefined && this.count === this.ring.length) return (this.observed + this.refitPhase) % this.options.refitEvery === 0;
     if (this.sinceFit >= this.options.refitEvery) return true;
     return this.count < this.ring.length && this.count >= Math.ceil(this.fittedOn * warmUpGrowth);
   }

@@ -106,3 +106,23 @@ test('a cold start whose first samples are mostly transients does not score a he
     assert.ok(forecastAt60 < 5, `seed ${seed}: 60 samples in, fsync p99 is still forecast at ${forecastAt60.toFixed(1)} ms`);
   }
 });
+
+test('series that start together refit a few per sample, not all on one', () => {
+  // 50 series added at once, as an agent adds its series at start, each refitting every 60 samples
+  // on a 120-sample window. Without their phases every refit after warm-up lands on the same sample.
+  let fits = 0;
+  const counting = { name: 'counting', selectArima: (series: Float64Array, grid?: Parameters<typeof referenceFitter.selectArima>[1]) => (fits++, referenceFitter.selectArima(series, grid)) };
+  const engine = new ScoringEngine({ fitter: counting, model: { windowSize: 120, refitEvery: 60, minFitSamples: 30, seasonal: false } });
+  const names = Array.from({ length: 50 }, (_, index) => `series-${index}`);
+  for (const name of names) engine.addSeries({ name, scope: { kind: 'node' }, threshold: 100 });
+  const perSample: number[] = [];
+  for (let t = 0; t < 420; t++) {
+    const before = fits;
+    for (const [index, name] of names.entries()) engine.observe(name, 10 + Math.sin(t / 5 + index));
+    perSample.push(fits - before);
+  }
+  const steady = perSample.slice(300);
+  const perPeriod = steady.slice(0, 60).reduce((sum, count) => sum + count, 0);
+  assert.equal(perPeriod, 50, 'each series still refits once every 60 samples');
+  assert.ok(Math.max(...steady) <= 3, `at most 3 refits on one sample, saw ${Math.max(...steady)}`);
+});
