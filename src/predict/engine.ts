@@ -166,7 +166,6 @@ interface Assessment {
   anomaly: number;
 }
 
-/** The scoring engine of one agent. */
 /**
  * The refit phase of the `index`-th series an engine tracks: the fractional parts of multiples of
  * the golden ratio spread any number of series evenly over the `refitEvery` samples between refits,
@@ -176,6 +175,7 @@ export function refitPhase(index: number, refitEvery: number): number {
   return Math.floor(((index * 0.6180339887498949) % 1) * refitEvery);
 }
 
+/** The scoring engine of one agent. */
 export class ScoringEngine {
   readonly options: Readonly<EngineOptions>;
   private readonly series = new Map<string, SeriesState>();

@@ -17,10 +17,9 @@ function loginArgs(options: ParsedOptions): string[] {
 }
 
 /** Without --broker there is nothing to log in to: the embedded broker takes no login. */
-function noLogin(options: ParsedOptions): Record<string, never> {
-  const given = loginFlags.filter((flag) => options[flag] !== undefined);
-  if (given.length > 0) throw new UsageError(`--${given[0]} is for an external --broker; the embedded broker takes no login`);
-  return {};
+function refuseLoginWithoutBroker(options: ParsedOptions): void {
+  const given = loginFlags.find((flag) => options[flag] !== undefined);
+  if (given !== undefined) throw new UsageError(`--${given} is for an external --broker; the embedded broker takes no login`);
 }
 
 /** `foreshard up`: the local cluster, the default way to try foreshard. */
@@ -55,6 +54,7 @@ export const upCommand: Command = {
     'ready-timeout-ms': { type: 'string', description: 'how long each part may take to become ready', default: '60000', valueName: '<ms>' },
   },
   async run(_positionals, options) {
+    if (typeof options.broker !== 'string') refuseLoginWithoutBroker(options);
     const logger = createLogger('up');
     const started = Date.now();
     const cluster = await up(
@@ -69,7 +69,7 @@ export const upCommand: Command = {
         gatewayPort: numberOption(options, 'gateway-port', 1, 65535),
         dashboardPort: numberOption(options, 'dashboard-port', 1, 65535),
         brokerPort: numberOption(options, 'broker-port', 1, 65535),
-        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker, brokerLogin: mqttLogin(options), brokerLoginArgs: loginArgs(options) } : noLogin(options)),
+        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker, brokerLogin: mqttLogin(options), brokerLoginArgs: loginArgs(options) } : {}),
         demo: options.demo === true,
         demoOpsPerSecond: numberOption(options, 'demo-ops', 1, 10_000),
         readyTimeoutMs: numberOption(options, 'ready-timeout-ms', 1000, 600_000),
