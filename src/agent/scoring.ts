@@ -35,6 +35,16 @@ export function shardLagSeries(shard: number): string {
 /** Samples before an agent's first fit of a series: enough for the AIC grid, soon after start. */
 export const agentMinFitSamples = 30;
 
+/**
+ * An agent's full-window models search their whole order grid at one refit in this many, and the
+ * last order's neighbours at the others (SeriesModelOptions.fullSearchEvery). The whole-grid fits
+ * are nearly all of a steady agent's prediction cost: with 100 series of 600 samples, 73% of the
+ * engine's time was the kernel's Nelder-Mead searching 18 orders, and this cuts the engine's time
+ * per sample by about 40% (docs/agent-memory.md, eighth round). On the NAB corpus the same setting
+ * costs the detector 0.1 to 0.3 points (`foreshard eval --full-search-every 10`).
+ */
+export const agentFullSearchEvery = 10;
+
 /** Counters for `/metrics`. */
 export interface ScorerCounters {
   /** Samples fed to the engine, one per series per tick. */
@@ -73,6 +83,7 @@ export function engineOptionsFor(profile: Profile): Partial<EngineOptions> {
       // 30 samples (30 s at 1 Hz) before the first fit, so a new agent forecasts within a minute.
       minFitSamples: Math.min(agentMinFitSamples, windowSize),
       grid,
+      fullSearchEvery: agentFullSearchEvery,
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The model of one series: an ARIMA model refitted every `refitEvery` samples on a sliding window,
- * with its order chosen by AIC over a small grid, and updated in O(p+q) per sample in between. At
+ * with its order chosen by AIC over a small grid (once the window is full, mostly over the last
+ * order's neighbours: {@link SeriesModelOptions.fullSearchEvery}), and updated in O(p+q) per sample in between. At
  * each refit it also tries a seasonal variant: ARIMA on x minus the median of x one, two and three
  * periods back, at the window's dominant autocorrelation period, kept when its one-step error
  * variance is lower (the median keeps a one-off anomaly from echoing a period later). It
@@ -12,7 +13,7 @@
  * {@link FitScratch}).
  */
 import assert from 'node:assert/strict';
-import type { ArimaForecast, ArimaModel, ArimaOrder } from '../kernels/arima-types.js';
+import { ARIMA_DEFAULT_GRID, type ArimaForecast, type ArimaModel, type ArimaOrder } from '../kernels/arima-types.js';
 import { intervalZ } from '../kernels/probability-reference.js';
 
 /** What the series model needs from an ARIMA kernel (the WASM kernel or its TypeScript reference). */
@@ -36,6 +37,15 @@ export interface SeriesModelOptions {
   grid?: readonly ArimaOrder[];
   /** Whether each refit also tries a seasonal difference at the window's dominant period. */
   seasonal?: boolean;
+  /**
+   * Once the window is full, only every this many refits searches the whole grid; the refits between
+   * fit the order chosen last and its neighbours in the grid ({@link stepwiseGrid}), as auto.arima's
+   * stepwise search does (Hyndman and Khandakar, 2008). A sliding window moves by `refitEvery`
+   * samples between refits, so the best order rarely moves further than one step. 1 or absent:
+   * every refit searches the whole grid (`foreshard detect`'s default; the agent's is
+   * `agentFullSearchEvery`).
+   */
+  fullSearchEvery?: number;
   /** Samples the regime-change model sees (see {@link SeriesModel.recentForecast}); default 20. */
   recentWindow?: number;
   /**
@@ -72,6 +82,15 @@ export const trendMinRun = 5;
  * as the window grows lets the steady samples outnumber the transient within a few of them.
  */
 export const warmUpGrowth = 1.5;
+
+/**
+ * The orders of `grid` next to `order`: the same one, p or q one apart at the same d, and the same
+ * p and q at another d. An order outside the grid gets the whole grid.
+ */
+export function stepwiseGrid(grid: readonly ArimaOrder[], order: ArimaOrder): readonly ArimaOrder[] {
+  if (!grid.some((g) => g.p === order.p && g.d === order.d && g.q === order.q)) return grid;
+  return grid.filter((g) => (g.d === order.d && Math.abs(g.p - order.p) + Math.abs(g.q - order.q) <= 1) || (g.p === order.p && g.q === order.q));
+}
 
 /** Default length of the regime-change window: 20 samples, 20 s at 1 Hz. */
 export const defaultRecentWindow = 20;
@@ -186,6 +205,8 @@ export function checkSeriesModelOptions(options: SeriesModelOptions): void {
   assert.ok(Number.isInteger(options.windowSize) && options.windowSize >= 20 && options.windowSize <= maxWindowSize, `windowSize must be 20..${maxWindowSize}`);
   assert.ok(Number.isInteger(options.refitEvery) && options.refitEvery >= 1, 'refitEvery must be a positive integer');
   assert.ok(Number.isInteger(options.minFitSamples) && options.minFitSamples >= 20 && options.minFitSamples <= options.windowSize, 'minFitSamples must be 20..windowSize');
+  const fullSearchEvery = options.fullSearchEvery ?? 1;
+  assert.ok(Number.isInteger(fullSearchEvery) && fullSearchEvery >= 1, 'fullSearchEvery must be a positive integer');
   const recent = options.recentWindow ?? defaultRecentWindow;
   assert.ok(Number.isInteger(recent) && recent >= 14 && recent <= options.windowSize, 'recentWindow must be 14..windowSize');
 }
@@ -230,6 +251,14 @@ export class SeriesModel {
   private lastValue = NaN;
   /** Seasonal period the current model differences at, or 0 for none. */
   private period = 0;
+  /** The orders the last refit chose for the plain and the seasonal fit (undefined: search the whole grid). */
+  private plainOrder: ArimaOrder | undefined;
+  private seasonalOrder: ArimaOrder | undefined;
+  /** Full-window refits since the last whole-grid search ({@link SeriesModelOptions.fullSearchEvery}). */
+  private stepwiseRefits = 0;
+  /** Refits that searched the whole grid, and those that searched a neighbourhood (the benchmark reports them). */
+  fullSearches = 0;
+  stepwiseSearches = 0;
   /** Fits that threw a kernel error (the model keeps its previous fit, or the naive forecast). */
   fitFailures = 0;
   /** Fits done, for the benchmark's amortised cost. */
@@ -365,11 +394,17 @@ export class SeriesModel {
       regime.low = Math.max(regime.low, low);
       regime.high = Math.min(regime.high, high);
     }
+    // Stepwise only on a full window: while it fills, each refit sees half as much again as the last.
+    const stepwise = this.count === this.ring.length && this.plainOrder !== undefined && this.stepwiseRefits + 1 < (this.options.fullSearchEvery ?? 1);
+    this.stepwiseRefits = stepwise ? this.stepwiseRefits + 1 : 0;
+    if (stepwise) this.stepwiseSearches++;
+    else this.fullSearches++;
     try {
-      let model = this.fitter.selectArima(window, this.options.grid);
+      let model = this.fitter.selectArima(window, this.gridNear(stepwise ? this.plainOrder : undefined));
+      this.plainOrder = model.fallback === null ? model.order : undefined;
       let period = 0;
       this.fits++;
-      if (this.options.seasonal) ({ model, period } = this.preferSeasonal(window, model));
+      if (this.options.seasonal) ({ model, period } = this.preferSeasonal(window, model, stepwise));
       this.model = model;
       this.period = period;
       this.regime = regime;
@@ -381,12 +416,18 @@ export class SeriesModel {
     }
   }
 
+  /** The grid a refit searches: the options' (or the kernel's default), or the neighbourhood of `order`. */
+  private gridNear(order: ArimaOrder | undefined): readonly ArimaOrder[] | undefined {
+    if (order === undefined) return this.options.grid;
+    return stepwiseGrid(this.options.grid ?? ARIMA_DEFAULT_GRID, order);
+  }
+
   /**
    * Fits the seasonal model, x minus its seasonal reference, at the window's dominant period, and
    * returns it when its one-step error variance beats the plain model's (both forecast x one step
    * ahead, so their innovation variances compare directly).
    */
-  private preferSeasonal(window: Float64Array, plain: ArimaModel): { model: ArimaModel; period: number } {
+  private preferSeasonal(window: Float64Array, plain: ArimaModel, stepwise: boolean): { model: ArimaModel; period: number } {
     const period = dominantPeriod(window);
     const span = seasonalReferencePeriods * period;
     // The seasonal fit sees the window less its first three periods; it needs enough of it left.
@@ -395,7 +436,8 @@ export class SeriesModel {
     for (let index = span; index < this.count; index++) {
       differenced[index - span] = window[index]! - median3(window[index - period]!, window[index - 2 * period]!, window[index - span]!);
     }
-    const seasonal = this.fitter.selectArima(differenced, this.options.grid);
+    const seasonal = this.fitter.selectArima(differenced, this.gridNear(stepwise ? this.seasonalOrder : undefined));
+    this.seasonalOrder = seasonal.fallback === null ? seasonal.order : undefined;
     this.fits++;
     return seasonal.sigma2 < plain.sigma2 ? { model: seasonal, period } : { model: plain, period: 0 };
   }

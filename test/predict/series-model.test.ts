@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScoringEngine } from '../../src/predict/engine.js';
 import { defaultFitter } from '../../src/predict/kernel.js';
-import { SeriesModel, defaultSeriesModelOptions } from '../../src/predict/series-model.js';
+import { SeriesModel, defaultSeriesModelOptions, stepwiseGrid } from '../../src/predict/series-model.js';
 
 function seeded(seed: number): { gauss(): number } {
   let state = seed;
@@ -67,4 +67,52 @@ test('a burst that jumped within a few samples is not extrapolated at its peak s
   const highest = Math.max(...forecast.mean);
   // Without the bound the local linear trend forecast a ratio of about 7 twenty samples out in the soak.
   assert.ok(highest < 1, `the regime-change forecast is a ratio of ${highest.toFixed(2)} twenty samples out`);
+});
+
+test('stepwiseGrid offers the last order, p or q one step away, and the other d', () => {
+  const grid = [0, 1, 2].flatMap((p) => [0, 1].flatMap((d) => [0, 1, 2].map((q) => ({ p, d, q }))));
+  const near = stepwiseGrid(grid, { p: 1, d: 1, q: 1 }).map((o) => `${o.p}${o.d}${o.q}`);
+  assert.deepEqual(near.sort(), ['011', '101', '110', '111', '112', '211']);
+  assert.deepEqual(stepwiseGrid(grid, { p: 2, d: 0, q: 2 }).map((o) => `${o.p}${o.d}${o.q}`).sort(), ['102', '201', '202', '212']);
+  // An order outside the grid (a kernel fallback) searches the whole grid.
+  assert.equal(stepwiseGrid(grid, { p: 5, d: 0, q: 0 }).length, grid.length);
+});
+
+test('a full-window model searches its whole grid at one refit in fullSearchEvery, and its neighbourhood fits stay close to a whole-grid search', () => {
+  const grid = [0, 1, 2].flatMap((p) => [0, 1].flatMap((d) => [0, 1, 2].map((q) => ({ p, d, q }))));
+  const real = defaultFitter();
+  const searched: number[] = [];
+  const counting = { name: 'counting', selectArima: (series: Float64Array, g?: readonly { p: number; d: number; q: number }[]) => (searched.push(g?.length ?? -1), real.selectArima(series, g)) };
+  const options = { ...defaultSeriesModelOptions, windowSize: 200, refitEvery: 20, minFitSamples: 30, seasonal: false, grid };
+  const stepwise = new SeriesModel(counting, { ...options, fullSearchEvery: 5 });
+  const whole = new SeriesModel(real, options);
+  const random = seeded(7);
+  // The series changes character twice: white noise, a random walk, then AR(1) with a short cycle.
+  let level = 10;
+  let ar = 0;
+  const value = (t: number): number => (t < 400 ? 10 + random.gauss() : t < 800 ? (level += random.gauss()) : 50 + (ar = 0.8 * ar + random.gauss()) + Math.sin(t / 3));
+  let worst = 0;
+  for (let t = 0; t < 1200; t++) {
+    const x = value(t);
+    stepwise.observe(x);
+    whole.observe(x);
+    if (t === 199) {
+      searched.length = 0;
+      stepwise.fullSearches = 0;
+      stepwise.stepwiseSearches = 0;
+    }
+    if (t >= 200 && t % 20 === 19) {
+      const ratio = stepwise.current!.sigma2 / whole.current!.sigma2;
+      worst = Math.max(worst, ratio);
+      // At a whole-grid search both models see the same window and the same orders.
+      if (searched.at(-1) === grid.length) assert.equal(ratio, 1, `t=${t}: the whole-grid searches agree`);
+    }
+  }
+  // 1,000 samples after the window filled: 50 refits, 10 over the whole grid, 40 over at most 6 orders.
+  assert.equal(searched.length, 50);
+  assert.deepEqual([stepwise.fullSearches, stepwise.stepwiseSearches], [10, 40]);
+  assert.equal(searched.filter((size) => size === grid.length).length, 10, `grid sizes searched: ${searched.join(' ')}`);
+  assert.ok(searched.every((size) => size === grid.length || size <= 6), `grid sizes searched: ${searched.join(' ')}`);
+  // Measured: 1.086 at worst (1.07 to 1.12 for seeds 7 to 11), as the series changed character.
+  assert.ok(worst < 1.15, `the neighbourhood fits' one-step error variance is at most ${worst.toFixed(3)} times the whole grid's`);
 });

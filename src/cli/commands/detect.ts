@@ -25,11 +25,13 @@ export interface DetectSummary {
 export function detectorOptionsFrom(options: ParsedOptions): DetectorOptions {
   const windowSize = numberOption(options, 'window', 20, maxWindowSize);
   const refitEvery = numberOption(options, 'refit-every', 1, 1_000_000);
-  if (!Number.isInteger(windowSize) || !Number.isInteger(refitEvery)) throw new UsageError('--window and --refit-every must be whole numbers');
+  const fullSearchEvery = numberOption(options, 'full-search-every', 1, 1_000_000);
+  if (![windowSize, refitEvery, fullSearchEvery].every(Number.isInteger)) throw new UsageError('--window, --refit-every and --full-search-every must be whole numbers');
   return {
     ...defaultDetectorOptions,
     windowSize,
     refitEvery,
+    fullSearchEvery,
     minFitSamples: Math.min(defaultDetectorOptions.minFitSamples, windowSize),
   };
 }
@@ -47,6 +49,12 @@ export const detectorOptionSpecs = {
     valueName: '<samples>',
     description: 'samples between ARIMA refits (order re-chosen by AIC each time)',
     default: String(defaultDetectorOptions.refitEvery),
+  },
+  'full-search-every': {
+    type: 'string',
+    valueName: '<refits>',
+    description: "once the window is full, search the whole order grid at one refit in this many, and the last order's neighbours at the others (the agent uses 10)",
+    default: '1',
   },
 } as const;
 
