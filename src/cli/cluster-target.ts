@@ -43,6 +43,12 @@ export interface LocalClusterState {
   shadows?: number;
   /** Firmware profile the agents run. */
   profile: string;
+  /**
+   * The login `up --broker` was given, as its flags (`mqtt-username`, and the absolute paths of
+   * `mqtt-password-file`, `mqtt-ca`, `mqtt-cert`, `mqtt-key`); never a password. Commands that find
+   * the cluster through `--data-dir` log in with it ({@link withRecordedLogin}).
+   */
+  mqttLogin?: Record<string, string>;
   startedAt: string;
   broker?: LocalProcess;
   coordinator?: LocalProcess & { httpUrl: string };
@@ -91,6 +97,25 @@ export function readClusterState(dataDir: string): LocalClusterState {
 export function writeClusterState(dataDir: string, state: LocalClusterState): void {
   writeFileAtomic(join(dataDir, CLUSTER_STATE_FILE), [Buffer.from(JSON.stringify(state, null, 2) + '\n')]);
 }
+
+/**
+ * `options` with the login flags `up --broker` recorded in `local` filled in where the command line
+ * gave none: a cluster started on a broker that wants a login is read and commanded with
+ * `--data-dir` alone. A flag given on the command line wins. A password that came from
+ * $FORESHARD_MQTT_PASSWORD is not recorded and has to be in the environment again.
+ */
+export function withRecordedLogin(options: ParsedOptions, local: LocalClusterState | undefined): ParsedOptions {
+  const recorded = local?.mqttLogin;
+  if (recorded === undefined || typeof recorded !== 'object') return options;
+  const filled: ParsedOptions = { ...options };
+  for (const [flag, value] of Object.entries(recorded)) {
+    if (recordedLoginFlags.includes(flag) && typeof value === 'string' && filled[flag] === undefined) filled[flag] = value;
+  }
+  return filled;
+}
+
+/** The flags {@link withRecordedLogin} takes from cluster.json; anything else there is ignored. */
+const recordedLoginFlags: readonly string[] = ['mqtt-username', 'mqtt-password-file', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'];
 
 /** True when the process `pid` exists (signal 0 probes without touching it). */
 export function processAlive(pid: number): boolean {

@@ -34,8 +34,11 @@ export interface UpOptions {
   brokerUrl?: string;
   /** The external broker's login, checked before any part starts. */
   brokerLogin?: MqttLogin;
-  /** The same login as command-line flags (`--mqtt-username`, file paths), passed on to every part. */
-  brokerLoginArgs?: readonly string[];
+  /**
+   * The same login as command-line flags, flag name to value (the user name, absolute file paths,
+   * never a password): passed on to every part, and kept in cluster.json for later commands.
+   */
+  brokerLoginFlags?: Readonly<Record<string, string>>;
   demo: boolean;
   demoOpsPerSecond: number;
   /** How long each part may take to become ready. */
@@ -151,6 +154,7 @@ async function planState(options: UpOptions, dataDir: string): Promise<LocalClus
     cluster: previous?.cluster ?? options.cluster,
     dataDir,
     brokerUrl: options.brokerUrl ?? `mqtt://${options.host}:${brokerPort}`,
+    ...(options.brokerUrl && options.brokerLoginFlags && Object.keys(options.brokerLoginFlags).length > 0 ? { mqttLogin: { ...options.brokerLoginFlags } } : {}),
     clusterKeyFile: keyFile,
     gatewayUrl: `ws://${options.host}:${options.gatewayPort}/v1`,
     dashboardUrl: `http://${options.host}:${options.dashboardPort}/`,
@@ -210,7 +214,7 @@ export async function up(options: UpOptions, logger: Logger): Promise<RunningClu
 
 async function startAll(options: UpOptions, state: LocalClusterState, parts: ManagedProcess[], logger: Logger): Promise<void> {
   const { dataDir, cluster } = state;
-  const common = ['--broker', state.brokerUrl, '--cluster', cluster, ...(options.brokerUrl ? options.brokerLoginArgs ?? [] : [])];
+  const common = ['--broker', state.brokerUrl, '--cluster', cluster, ...Object.entries(state.mqttLogin ?? {}).flatMap(([flag, value]) => [`--${flag}`, value])];
   if (options.brokerUrl) await checkBrokerLogin(options.brokerUrl, options.brokerLogin ?? {});
   else {
     const port = Number(portOf(state.brokerUrl));

@@ -1,12 +1,12 @@
 // Proves `foreshard up --broker <url>` runs a cluster on an external broker that wants a login: up
 // checks the login first (a wrong or missing password is one clear error at once, nothing started),
-// then passes --mqtt-username and --mqtt-password-file to every part it starts, and `status` reads
-// the cluster with the same flags. The broker is a real one with a password file (the embedded
+// then passes --mqtt-username and --mqtt-password-file to every part it starts and keeps them in
+// cluster.json, so `status` and the signed operator commands work with --data-dir alone. The broker is a real one with a password file (the embedded
 // Aedes broker, in this process); up and its parts are real processes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -65,8 +65,21 @@ test('up passes the login to every part, and status reads the cluster with it', 
   const report = JSON.parse(status.stdout) as { nodes: { id: string; state: string }[]; shards: unknown[] };
   assert.deepEqual(report.nodes.map((node) => node.state), ['online', 'online']);
   assert.equal(report.shards.length, 2);
-  const refused = await cli(['status', '--data-dir', dataDir, '--json']);
-  assert.notEqual(refused.code, 0, 'status without the login is refused by the broker');
+  // up kept the login's flags (never the password) in cluster.json: --data-dir alone is enough,
+  // for reading and for signed commands alike, and a flag on the command line still wins.
+  const recorded = JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { mqttLogin?: Record<string, string> };
+  assert.deepEqual(recorded.mqttLogin, { 'mqtt-username': 'ops', 'mqtt-password-file': passwordFile });
+  assert.doesNotMatch(readFileSync(join(dataDir, 'cluster.json'), 'utf8'), /up-s3cret/);
+  const plain = await cli(['status', '--data-dir', dataDir, '--json']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal((JSON.parse(plain.stdout) as { nodes: unknown[] }).nodes.length, 2);
+  for (const command of ['pause-automation', 'resume-automation']) {
+    const answer = await cli([command, '--data-dir', dataDir]);
+    assert.equal(answer.code, 0, `${command}: ${answer.stderr}`);
+  }
+  const refused = await cli(['status', '--data-dir', dataDir, '--json', '--mqtt-password-file', wrongPasswordFile]);
+  assert.notEqual(refused.code, 0, 'a wrong password given on the command line is used, and refused by the broker');
+  assert.match(refused.stderr, /Bad username or password|Not authorized/);
   up.kill('SIGINT');
   const [code] = await once(up, 'exit');
   assert.equal(code, 0);

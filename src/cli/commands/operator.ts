@@ -5,7 +5,7 @@
  */
 import { OperatingError, UsageError, type OptionSpec, type ParsedOptions } from '../command.js';
 import { numberOption } from '../parse.js';
-import { clusterTargetOptions, resolveClusterTarget } from '../cluster-target.js';
+import { clusterTargetOptions, resolveClusterTarget, withRecordedLogin } from '../cluster-target.js';
 import { OperatorRequestError, sendOperatorRequest, defaultOperatorTimeoutMs, type OperatorRequestInput } from '../../coordinator/mqtt-operator.js';
 import { coordinatorMqttOptions, mqttFlagOptions } from './coordinator.js';
 
@@ -20,7 +20,7 @@ export const operatorOptions: Record<string, OptionSpec> = {
 export async function runOperatorRequest(options: ParsedOptions, input: OperatorRequestInput): Promise<number> {
   const target = resolveClusterTarget(options, true);
   if (!target.clusterKey) throw new UsageError('a cluster key is needed to sign the request (--cluster-key-file)');
-  const mqttOptions = coordinatorMqttOptions({ ...options, broker: target.brokerUrl });
+  const mqttOptions = coordinatorMqttOptions({ ...withRecordedLogin(options, target.local), broker: target.brokerUrl });
   try {
     const result = await sendOperatorRequest(mqttOptions, target.cluster, target.clusterKey, input, numberOption(options, 'timeout', 100, 600_000));
     if (!result.ok) throw new OperatingError(result.code ?? 'REFUSED', result.message);

@@ -4,7 +4,7 @@
  * cluster alike. With `--data-dir` it also shows each local agent's pid from cluster.json.
  */
 import { OperatingError, UsageError, type Command, type OptionSpec, type ParsedOptions } from '../command.js';
-import { clusterTargetOptions, readClusterState, type LocalClusterState } from '../cluster-target.js';
+import { clusterTargetOptions, readClusterState, withRecordedLogin, type LocalClusterState } from '../cluster-target.js';
 import { mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { DashboardError, startClusterView, type ClusterView, type DashboardSummary } from '../../dashboard/index.js';
@@ -37,10 +37,9 @@ export const readTargetOptions: Record<string, OptionSpec> = {
 
 /** Resolves {@link readTargetOptions}. */
 export function resolveReadTarget(options: ParsedOptions): ReadTarget {
-  const login = mqttLogin(options);
-  if (typeof options.broker === 'string') return { cluster: String(options.cluster ?? 'default'), brokerUrl: options.broker, login };
+  if (typeof options.broker === 'string') return { cluster: String(options.cluster ?? 'default'), brokerUrl: options.broker, login: mqttLogin(options) };
   const local = readClusterState(String(options['data-dir'] ?? './.foreshard'));
-  return { cluster: local.cluster, brokerUrl: local.brokerUrl, local, login };
+  return { cluster: local.cluster, brokerUrl: local.brokerUrl, local, login: mqttLogin(withRecordedLogin(options, local)) };
 }
 
 /** A node line of `status`. */

@@ -7,13 +7,13 @@ import { up } from '../../up/up.js';
 
 const loginFlags = [...Object.keys(mqttAuthFlags), ...Object.keys(mqttTlsFlags)];
 
-/** The --mqtt-* flags given, as arguments for the parts (file paths made absolute). */
-function loginArgs(options: ParsedOptions): string[] {
-  return loginFlags.flatMap((flag) => {
+/** The --mqtt-* flags given, flag name to value, for the parts and cluster.json (file paths made absolute). */
+function loginFlagValues(options: ParsedOptions): Record<string, string> {
+  return Object.fromEntries(loginFlags.flatMap((flag) => {
     const value = options[flag];
     if (typeof value !== 'string') return [];
-    return [`--${flag}`, flag === 'mqtt-username' ? value : resolve(value)];
-  });
+    return [[flag, flag === 'mqtt-username' ? value : resolve(value)]];
+  }));
 }
 
 /** Without --broker there is nothing to log in to: the embedded broker takes no login. */
@@ -69,7 +69,7 @@ export const upCommand: Command = {
         gatewayPort: numberOption(options, 'gateway-port', 1, 65535),
         dashboardPort: numberOption(options, 'dashboard-port', 1, 65535),
         brokerPort: numberOption(options, 'broker-port', 1, 65535),
-        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker, brokerLogin: mqttLogin(options), brokerLoginArgs: loginArgs(options) } : {}),
+        ...(typeof options.broker === 'string' ? { brokerUrl: options.broker, brokerLogin: mqttLogin(options), brokerLoginFlags: loginFlagValues(options) } : {}),
         demo: options.demo === true,
         demoOpsPerSecond: numberOption(options, 'demo-ops', 1, 10_000),
         readyTimeoutMs: numberOption(options, 'ready-timeout-ms', 1000, 600_000),
