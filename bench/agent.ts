@@ -7,7 +7,9 @@
  * `--warm-up 660` the 600-sample windows of generic-x86-server are full and the figures are the steady
  * state, where each refit works on the whole window. Peers measured in the same run, at the
  * same time: the same agent with prediction off (what forecasting costs), and an idle `node -e`
- * process (what any Node process costs). Targets (issue 5): under 2% of one core and under 60 MB RSS.
+ * process (what any Node process costs), and an mqtt.js publisher started as the agent starts
+ * (bench/lib/mqtt-floor.ts: the least any process that publishes with mqtt.js, as issue 5 asks, can
+ * be). Targets (issue 5): under 2% of one core and under 60 MB RSS.
  * When the environment sets NODE_EXTRA_CA_CERTS, node parses that certificate file at start in every
  * process (this machine points it at the whole system bundle: 2 MB of RSS, docs/agent-memory.md,
  * "Seventh round"), so a third agent runs without it, for information; the verdict stays on the agent
@@ -24,6 +26,7 @@ import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { table } from './lib/stats.js';
 
 const binPath = new URL('../../bin/foreshard.js', import.meta.url).pathname;
+const floorPath = new URL('./lib/mqtt-floor.js', import.meta.url).pathname;
 const cpuTargetPercent = 2;
 const rssTargetBytes = 60 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -114,7 +117,8 @@ export async function run(args: string[]): Promise<void> {
       { name: 'agent, prediction off (peer)', child: startAgent('bench-off', [...series, '--no-prediction']) },
       { name: 'idle `node -e` (peer)', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }) },
     ];
-    children.push(subjects[2]!.child);
+    subjects.push({ name: 'mqtt.js publisher, started as the agent (peer)', child: spawn(process.execPath, [floorPath, broker.url, `foreshard/v1/${cluster}/floor`], { stdio: 'ignore' }) });
+    children.push(subjects[2]!.child, subjects[3]!.child);
     const extraCaCerts = process.env['NODE_EXTRA_CA_CERTS'];
     if (extraCaCerts) {
       const { NODE_EXTRA_CA_CERTS: _unset, ...withoutCerts } = process.env;
@@ -157,8 +161,9 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
     ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed', 'PSS at end, MB (info)'],
     ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1), Number.isNaN(r.pss) ? 'n/a' : (r.pss / MiB).toFixed(1)]),
   ]));
-  const [on, off, idle, withoutCerts] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0] | undefined];
+  const [on, off, idle, floor, withoutCerts] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0] | undefined];
   console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);
+  console.log(`the agent over the mqtt.js publisher: ${((on.rssMax - floor.rssMax) / MiB).toFixed(1)} MB (the publisher alone: ${(floor.rssMax / MiB).toFixed(1)} MB, ${((rssTargetBytes - floor.rssMax) / MiB).toFixed(1)} MB under the target)`);
   console.log(`target CPU < ${cpuTargetPercent}% of one core: ${on.cpuPercent < cpuTargetPercent ? 'met' : 'NOT met'} (${on.cpuPercent.toFixed(2)}%)`);
   console.log(`target RSS < ${rssTargetBytes / MiB} MB: ${on.rssMax < rssTargetBytes ? 'met' : 'NOT met'} (${(on.rssMax / MiB).toFixed(1)} MB)`);
   if (withoutCerts) {
