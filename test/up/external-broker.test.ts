@@ -53,7 +53,7 @@ test('up refuses the broker at once without the right login, and says why', asyn
   }
   const usage = await cli(['up', '--mqtt-username', 'ops', '--data-dir', join(dir, 'refused')]);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /--mqtt-username is for an external --broker/);
+  assert.match(usage.stderr, /--mqtt-username \(or \$FORESHARD_MQTT_USERNAME\) is for an external --broker/);
 });
 
 test('up passes the login to every part, and status reads the cluster with it', async () => {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { UsageError, type Command, type ParsedOptions } from '../command.js';
+import { UsageError, envName, type Command, type ParsedOptions } from '../command.js';
 import { mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { createLogger } from '../../common/log.js';
@@ -19,7 +19,7 @@ function loginFlagValues(options: ParsedOptions): Record<string, string> {
 /** Without --broker there is nothing to log in to: the embedded broker takes no login. */
 function refuseLoginWithoutBroker(options: ParsedOptions): void {
   const given = loginFlags.find((flag) => options[flag] !== undefined);
-  if (given !== undefined) throw new UsageError(`--${given} is for an external --broker; the embedded broker takes no login`);
+  if (given !== undefined) throw new UsageError(`--${given} (or $${envName(given)}) is for an external --broker; the embedded broker takes no login`);
 }
 
 /** `foreshard up`: the local cluster, the default way to try foreshard. */
