@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError, type Command, type ParsedOptions } from '../command.js';
 import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
@@ -7,6 +8,9 @@ import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../
 import { startHeapTrim } from '../../agent/heap-trim.js';
 import { openReplicationHost } from '../../agent/replication-host.js';
 import { createLogger } from '../../common/log.js';
+import { readClusterKeyFile } from '../../agent/cluster-key.js';
+import { loadProfile } from '../../profiles/index.js';
+import { agentUnit, agentUnitArguments, agentUnitOptions } from '../agent-unit.js';
 
 const d = AGENT_DEFAULTS;
 
@@ -52,6 +56,25 @@ function agentInput(options: ParsedOptions): AgentOptionsInput {
   };
 }
 
+/**
+ * What the agent would refuse at start, checked before a unit is printed, so that a mistake shows
+ * now and not as a unit restarting every 2 s: the profile, the cluster key, the TLS files.
+ */
+async function checkFilesForUnit(profile: string, options: ParsedOptions): Promise<void> {
+  await loadProfile(profile);
+  const keyFile = optionalString(options, 'cluster-key-file');
+  if (keyFile !== undefined) readClusterKeyFile(keyFile);
+  for (const flag of ['mqtt-ca', 'mqtt-cert', 'mqtt-key']) {
+    const path = optionalString(options, flag);
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`--${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+}
+
 /** `foreshard agent`: the process on every storage host (DESIGN.md §1). */
 export const agentCommand: Command = {
   name: 'agent',
@@ -65,6 +88,9 @@ export const agentCommand: Command = {
     'The MQTT password comes from --mqtt-password-file or the FORESHARD_MQTT_PASSWORD variable.',
     'The cluster key file holds at least 32 bytes, as hex text (`openssl rand -hex 32`) or raw bytes;',
     'without it every command is refused. An invalid profile is refused at start with every problem listed.',
+    'With --print-unit it starts nothing: it checks the options, the profile and the files they name, and',
+    'prints a systemd unit that runs this agent with them (paths made absolute; the password only as its',
+    'file) and with the start-up settings MALLOC_ARENA_MAX=2 and --v8-pool-size=1.',
   ].join('\n'),
   options: {
     broker: { type: 'string', description: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', valueName: '<mqtt-url>' },
@@ -87,10 +113,17 @@ export const agentCommand: Command = {
     'no-prediction': { type: 'boolean', description: 'sample and publish metrics, but no forecasts or scores', default: false },
     'synthetic-series': { type: 'string', description: 'extra synthetic series to sample, for load tests', default: String(d.syntheticSeries), valueName: '<n>' },
     'allow-chaos': { type: 'boolean', description: 'accept injected faults (foreshard chaos, POST /chaos); for demos and tests, never production', default: d.allowChaos },
+    ...agentUnitOptions,
   },
   async run(positionals, options) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const agentOptions = resolveAgentOptions(agentInput(options));
+    if (options['print-unit'] === true) {
+      await checkFilesForUnit(agentOptions.profile, options);
+      process.stdout.write(agentUnit(agentUnitArguments(agentCommand.options, options), options));
+      return 0;
+    }
+    if (options['unit-user'] !== undefined) throw new UsageError('--unit-user goes with --print-unit');
     const logger = createLogger('agent');
     const agent = await startAgent(agentOptions, openReplicationHost, logger);
     // A major GC every 10 s keeps the heap near its live size (src/agent/heap-trim.ts).
