@@ -13,7 +13,9 @@
  * When the environment sets NODE_EXTRA_CA_CERTS, node parses that certificate file at start in every
  * process (this machine points it at the whole system bundle: 2 MB of RSS, docs/agent-memory.md,
  * "Seventh round"), so a third agent runs without it, for information; the verdict stays on the agent
- * as this environment starts it.
+ * as this environment starts it. One more agent runs as `foreshard agent --print-unit`'s systemd unit
+ * starts it (--v8-pool-size=1), also for information: the verdict is on the plain
+ * command, `npx foreshard agent`.
  * For comparison, Netdata's documentation puts its agent at 1–5% of one core with machine learning on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,6 +26,7 @@ import mqtt from 'mqtt';
 import { decodeMessage } from '../src/protocol/index.js';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { table } from './lib/stats.js';
+import { AGENT_UNIT_START_SETTINGS } from '../src/cli/agent-unit.js';
 
 const binPath = new URL('../../bin/foreshard.js', import.meta.url).pathname;
 const floorPath = new URL('./lib/mqtt-floor.js', import.meta.url).pathname;
@@ -100,8 +103,8 @@ export async function run(args: string[]): Promise<void> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'foreshard-bench-agent-'));
   const cluster = `bench-${Date.now().toString(36)}`;
   const children: ChildProcess[] = [];
-  const startAgent = (node: string, extra: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess => {
-    const child = spawn(process.execPath, [binPath, 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], { stdio: 'ignore', env: { ...env, FORESHARD_LOG_LEVEL: 'warn' } });
+  const startAgent = (node: string, extra: string[], env: NodeJS.ProcessEnv = process.env, nodeFlags: readonly string[] = []): ChildProcess => {
+    const child = spawn(process.execPath, [...nodeFlags, binPath, 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], { stdio: 'ignore', env: { ...env, FORESHARD_LOG_LEVEL: 'warn' } });
     children.push(child);
     return child;
   };
@@ -125,6 +128,8 @@ export async function run(args: string[]): Promise<void> {
       subjects.push({ name: 'agent, prediction on, without NODE_EXTRA_CA_CERTS (info)', child: startAgent('bench-nocerts', series, withoutCerts) });
       console.log(`NODE_EXTRA_CA_CERTS is set (${extraCaCerts}): every node process here parses it at start; the last row is the same agent without it`);
     }
+    // As `foreshard agent --print-unit`'s systemd unit starts it: settings node and glibc read only at start.
+    subjects.push({ name: 'agent, prediction on, started as its systemd unit starts it (info)', child: startAgent('bench-unit', series, { ...process.env, ...AGENT_UNIT_START_SETTINGS.environment }, AGENT_UNIT_START_SETTINGS.nodeFlags) });
     console.log(`series per agent: ${hostSeries} from the host + ${synthetic} synthetic = ${hostSeries + synthetic}, sampled at 1 Hz; warm-up ${warmUpMs / 1000} s, then ${seconds} s measured`);
     await new Promise((resolve) => setTimeout(resolve, warmUpMs));
     const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0, pss: 0 } }));
@@ -161,11 +166,14 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
     ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed', 'PSS at end, MB (info)'],
     ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1), Number.isNaN(r.pss) ? 'n/a' : (r.pss / MiB).toFixed(1)]),
   ]));
-  const [on, off, idle, floor, withoutCerts] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0] | undefined];
+  const [on, off, idle, floor] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0]];
+  const withoutCerts = rows.find((row) => row.name.includes('without NODE_EXTRA_CA_CERTS'));
+  const asUnit = rows.find((row) => row.name.includes('systemd unit'))!;
   console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);
   console.log(`the agent over the mqtt.js publisher: ${((on.rssMax - floor.rssMax) / MiB).toFixed(1)} MB (the publisher alone: ${(floor.rssMax / MiB).toFixed(1)} MB, ${((rssTargetBytes - floor.rssMax) / MiB).toFixed(1)} MB under the target)`);
   console.log(`target CPU < ${cpuTargetPercent}% of one core: ${on.cpuPercent < cpuTargetPercent ? 'met' : 'NOT met'} (${on.cpuPercent.toFixed(2)}%)`);
   console.log(`target RSS < ${rssTargetBytes / MiB} MB: ${on.rssMax < rssTargetBytes ? 'met' : 'NOT met'} (${(on.rssMax / MiB).toFixed(1)} MB)`);
+  console.log(`started as its systemd unit starts it (--v8-pool-size=1; info): ${(asUnit.rssMax / MiB).toFixed(1)} MB RSS max, ${((on.rssMax - asUnit.rssMax) / MiB).toFixed(1)} MB less, ${asUnit.cpuPercent.toFixed(2)}% of one core`);
   if (withoutCerts) {
     console.log(`without NODE_EXTRA_CA_CERTS (info): ${(withoutCerts.rssMax / MiB).toFixed(1)} MB RSS max, ${((on.rssMax - withoutCerts.rssMax) / MiB).toFixed(1)} MB less; ${withoutCerts.rssMax < rssTargetBytes ? 'under' : 'still over'} the target`);
   }

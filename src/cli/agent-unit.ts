@@ -2,7 +2,7 @@
  * `foreshard agent --print-unit`: the systemd unit that runs this agent on a bare-metal host, with
  * the options it was given. The unit starts node itself, so it can give the settings node and glibc
  * read only at process start, which the agent cannot set on itself (docs/agent-memory.md, eighth
- * round): fewer malloc arenas and a smaller V8 worker pool. Nothing secret goes into the unit: a
+ * round): a smaller V8 worker pool. Nothing secret goes into the unit: a
  * password is named by its file (`--mqtt-password-file`), never written.
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -11,11 +11,13 @@ import { UsageError, type OptionSpec, type ParsedOptions } from './command.js';
 import { MQTT_PASSWORD_VARIABLE } from './mqtt-flags.js';
 
 /**
- * What the unit gives at start. Measured side by side at steady state (two agents each, 780 s):
- * both together took RSS from 75.8 to 71.4 MB max and 74.5 to 69.8 at the end, the same CPU.
+ * What the unit gives at start: one V8 worker thread instead of one per core. Measured side by side
+ * at steady state (`scripts/agent-ab.mjs --seconds 780 --n 2`): RSS max 73.7 → 72.1 MB and 68.5 →
+ * 66.8 at the end, CPU 1.32 → 1.33%. MALLOC_ARENA_MAX=2 was measured too and is not set: alone it read
+ * 74.2 and 70.3 in the same run (docs/agent-memory.md, eighth round).
  */
 export const AGENT_UNIT_START_SETTINGS: Readonly<{ environment: Readonly<Record<string, string>>; nodeFlags: readonly string[] }> = Object.freeze({
-  environment: Object.freeze({ MALLOC_ARENA_MAX: '2' }),
+  environment: Object.freeze({}),
   nodeFlags: Object.freeze(['--v8-pool-size=1']),
 });
 

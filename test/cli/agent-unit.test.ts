@@ -68,7 +68,6 @@ test('the unit carries the options with absolute paths, the password as its file
   assert.equal(result.code, 0, result.stderr);
   const unit = result.stdout;
   assert.deepEqual(unitField(unit, 'User'), ['foreshard']);
-  assert.deepEqual(unitField(unit, 'Environment'), ['MALLOC_ARENA_MAX=2']);
   assert.deepEqual(unitField(unit, 'Restart'), ['always']);
   assert.match(unit, /^Description=foreshard agent rack1-n07 \(cluster edge\)$/m);
   const words = execWords(unitField(unit, 'ExecStart')[0]!);

@@ -90,7 +90,7 @@ export const agentCommand: Command = {
     'without it every command is refused. An invalid profile is refused at start with every problem listed.',
     'With --print-unit it starts nothing: it checks the options, the profile and the files they name, and',
     'prints a systemd unit that runs this agent with them (paths made absolute; the password only as its',
-    'file) and with the start-up settings MALLOC_ARENA_MAX=2 and --v8-pool-size=1.',
+    'file) and with the start-up setting --v8-pool-size=1.',
   ].join('\n'),
   options: {
     broker: { type: 'string', description: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', valueName: '<mqtt-url>' },
