@@ -1,12 +1,12 @@
 /**
  * The model of one series: an ARIMA model refitted every `refitEvery` samples on a sliding window,
  * with its order chosen by AIC over a small grid (once the window is full, mostly over the last
- * order's neighbours: {@link SeriesModelOptions.fullSearchEvery}), and updated in O(p+q) per sample in between. At
- * each refit it also tries a seasonal variant: ARIMA on x minus the median of x one, two and three
- * periods back, at the window's dominant autocorrelation period, kept when its one-step error
- * variance is lower (the median keeps a one-off anomaly from echoing a period later). It
- * yields the one-step residual of every sample, which the anomaly likelihood and the detector use,
- * and forecasts with intervals for the breach probability.
+ * order's neighbours: {@link SeriesModelOptions.fullSearchEvery}), and updated in O(p+q) per sample
+ * in between. At each refit it also tries a seasonal variant: ARIMA on x minus the median of x one,
+ * two and three periods back, at the window's dominant autocorrelation period, kept when its one-step
+ * error variance is lower (the median keeps a one-off anomaly from echoing a period later). It yields
+ * the one-step residual of every sample, which the anomaly likelihood and the detector use, and
+ * forecasts with intervals for the breach probability.
  *
  * Bounded by construction: the window is a fixed ring of `windowSize` doubles, and the model itself
  * holds O(p+q+d) state. The copies a fit works on are shared by every model in the process (see
@@ -256,7 +256,7 @@ export class SeriesModel {
   private seasonalOrder: ArimaOrder | undefined;
   /** Full-window refits since the last whole-grid search ({@link SeriesModelOptions.fullSearchEvery}). */
   private stepwiseRefits = 0;
-  /** Refits that searched the whole grid, and those that searched a neighbourhood (the benchmark reports them). */
+  /** Refits that searched the whole grid, and those that searched only a neighbourhood (counted as `fits` is, for tests). */
   fullSearches = 0;
   stepwiseSearches = 0;
   /** Fits that threw a kernel error (the model keeps its previous fit, or the naive forecast). */
