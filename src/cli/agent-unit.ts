@@ -26,7 +26,7 @@ const pathOptions: ReadonlySet<string> = new Set(['data-dir', 'cluster-key-file'
 
 /** Options that shape the unit rather than the agent; never passed on. */
 export const agentUnitOptions: Readonly<Record<string, OptionSpec>> = Object.freeze({
-  'print-unit': { type: 'boolean', description: 'print a systemd unit that runs this agent with these options (and node's --v8-pool-size=1), then exit', default: false },
+  'print-unit': { type: 'boolean', description: 'print a systemd unit that runs this agent with these options (plus node --v8-pool-size=1), then exit', default: false },
   'unit-user': { type: 'string', description: 'with --print-unit: the user the unit runs the agent as (User=)', valueName: '<name>' },
 });
 
