@@ -26,7 +26,7 @@ import mqtt from 'mqtt';
 import { decodeMessage } from '../src/protocol/index.js';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { table } from './lib/stats.js';
-import { AGENT_UNIT_START_SETTINGS } from '../src/cli/agent-unit.js';
+import { AGENT_UNIT_NODE_FLAGS } from '../src/cli/agent-unit.js';
 
 const binPath = new URL('../../bin/foreshard.js', import.meta.url).pathname;
 const floorPath = new URL('./lib/mqtt-floor.js', import.meta.url).pathname;
@@ -71,8 +71,12 @@ function residentBytes(pid: number): { rss: number; anonymous: number; file: num
   return { rss: kB(status, 'VmRSS'), anonymous: kB(status, 'RssAnon'), file: kB(status, 'RssFile'), pss };
 }
 
+/** Which subject a row is: the agent under test, its peers, and the rows printed for information. */
+type Role = 'agent' | 'no-prediction' | 'idle' | 'floor' | 'without-certs' | 'unit';
+
 interface Measured {
   name: string;
+  role: Role;
   child: ChildProcess;
   startTicks: number;
   rss: number[];
@@ -115,24 +119,24 @@ export async function run(args: string[]): Promise<void> {
     children.pop()!.kill('SIGTERM');
     const synthetic = Math.max(0, targetSeries - hostSeries);
     const series = ['--synthetic-series', String(synthetic)];
-    const subjects: { name: string; child: ChildProcess }[] = [
-      { name: 'agent, prediction on', child: startAgent('bench-on', series) },
-      { name: 'agent, prediction off (peer)', child: startAgent('bench-off', [...series, '--no-prediction']) },
-      { name: 'idle `node -e` (peer)', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }) },
+    const subjects: { name: string; role: Role; child: ChildProcess }[] = [
+      { name: 'agent, prediction on', role: 'agent', child: startAgent('bench-on', series) },
+      { name: 'agent, prediction off (peer)', role: 'no-prediction', child: startAgent('bench-off', [...series, '--no-prediction']) },
+      { name: 'idle `node -e` (peer)', role: 'idle', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }) },
     ];
-    subjects.push({ name: 'mqtt.js publisher, started as the agent (peer)', child: spawn(process.execPath, [floorPath, broker.url, `foreshard/v1/${cluster}/floor`], { stdio: 'ignore' }) });
+    subjects.push({ name: 'mqtt.js publisher, started as the agent (peer)', role: 'floor', child: spawn(process.execPath, [floorPath, broker.url, `foreshard/v1/${cluster}/floor`], { stdio: 'ignore' }) });
     children.push(subjects[2]!.child, subjects[3]!.child);
     const extraCaCerts = process.env['NODE_EXTRA_CA_CERTS'];
     if (extraCaCerts) {
       const { NODE_EXTRA_CA_CERTS: _unset, ...withoutCerts } = process.env;
-      subjects.push({ name: 'agent, prediction on, without NODE_EXTRA_CA_CERTS (info)', child: startAgent('bench-nocerts', series, withoutCerts) });
+      subjects.push({ name: 'agent, prediction on, without NODE_EXTRA_CA_CERTS (info)', role: 'without-certs', child: startAgent('bench-nocerts', series, withoutCerts) });
       console.log(`NODE_EXTRA_CA_CERTS is set (${extraCaCerts}): every node process here parses it at start; one row is the same agent without it`);
     }
-    // As `foreshard agent --print-unit`'s systemd unit starts it: settings node and glibc read only at start.
-    subjects.push({ name: 'agent, prediction on, started as its systemd unit starts it (info)', child: startAgent('bench-unit', series, { ...process.env, ...AGENT_UNIT_START_SETTINGS.environment }, AGENT_UNIT_START_SETTINGS.nodeFlags) });
+    // As `foreshard agent --print-unit`'s systemd unit starts it: with node flags read only at start.
+    subjects.push({ name: 'agent, prediction on, started as its systemd unit starts it (info)', role: 'unit', child: startAgent('bench-unit', series, process.env, AGENT_UNIT_NODE_FLAGS) });
     console.log(`series per agent: ${hostSeries} from the host + ${synthetic} synthetic = ${hostSeries + synthetic}, sampled at 1 Hz; warm-up ${warmUpMs / 1000} s, then ${seconds} s measured`);
     await new Promise((resolve) => setTimeout(resolve, warmUpMs));
-    const measured: Measured[] = subjects.map(({ name, child }) => ({ name, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0, pss: 0 } }));
+    const measured: Measured[] = subjects.map(({ name, role, child }) => ({ name, role, child, startTicks: cpuTicks(child.pid!), rss: [], last: { anonymous: 0, file: 0, pss: 0 } }));
     const startMs = Date.now();
     while (Date.now() - startMs < seconds * 1000) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -160,7 +164,7 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
     const cpuPercent = ((cpuTicks(subject.child.pid!) - subject.startTicks) / ticksPerSecond / elapsedS) * 100;
     const rssMax = Math.max(...subject.rss);
     const rssLast = subject.rss[subject.rss.length - 1] ?? 0;
-    return { name: subject.name, cpuPercent, rssMax, rssLast, ...subject.last };
+    return { name: subject.name, role: subject.role, cpuPercent, rssMax, rssLast, ...subject.last };
   });
   // The file-backed part is mostly node's own executable (about 30 MB in any node process): shared
   // with every other node process and reclaimable by the kernel, but counted in RSS all the same.
@@ -171,9 +175,13 @@ function report(measured: Measured[], elapsedS: number, ticksPerSecond: number):
     ['process', 'CPU, % of one core', 'RSS max, MB', 'RSS at end, MB', 'of which anonymous', 'file-backed', 'PSS at end, MB (info)'],
     ...rows.map((r) => [r.name, r.cpuPercent.toFixed(2), (r.rssMax / MiB).toFixed(1), (r.rssLast / MiB).toFixed(1), (r.anonymous / MiB).toFixed(1), (r.file / MiB).toFixed(1), Number.isNaN(r.pss) ? 'n/a' : (r.pss / MiB).toFixed(1)]),
   ]));
-  const [on, off, idle, floor] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0]];
-  const withoutCerts = rows.find((row) => row.name.includes('without NODE_EXTRA_CA_CERTS'));
-  const asUnit = rows.find((row) => row.name.includes('systemd unit'))!;
+  const row = (role: Role): (typeof rows)[number] | undefined => rows.find((candidate) => candidate.role === role);
+  const on = row('agent')!;
+  const off = row('no-prediction')!;
+  const idle = row('idle')!;
+  const floor = row('floor')!;
+  const asUnit = row('unit')!;
+  const withoutCerts = row('without-certs');
   console.log(`prediction costs ${(on.cpuPercent - off.cpuPercent).toFixed(2)} points of a core and ${((on.rssMax - off.rssMax) / MiB).toFixed(1)} MB; the agent over an idle node process: ${(on.cpuPercent - idle.cpuPercent).toFixed(2)} points, ${((on.rssMax - idle.rssMax) / MiB).toFixed(1)} MB`);
   console.log(`the agent over the mqtt.js publisher: ${((on.rssMax - floor.rssMax) / MiB).toFixed(1)} MB (the publisher alone: ${(floor.rssMax / MiB).toFixed(1)} MB, ${((rssTargetBytes - floor.rssMax) / MiB).toFixed(1)} MB under the target)`);
   console.log(`target CPU < ${cpuTargetPercent}% of one core: ${on.cpuPercent < cpuTargetPercent ? 'met' : 'NOT met'} (${on.cpuPercent.toFixed(2)}%)`);

@@ -2,27 +2,24 @@
  * `foreshard agent --print-unit`: the systemd unit that runs this agent on a bare-metal host, with
  * the options it was given. The unit starts node itself, so it can give the settings node and glibc
  * read only at process start, which the agent cannot set on itself (docs/agent-memory.md, eighth
- * round): a smaller V8 worker pool. Nothing secret goes into the unit: a
- * password is named by its file (`--mqtt-password-file`), never written.
+ * round): a smaller V8 worker pool. Nothing secret goes into the unit: a password is named by its
+ * file (`--mqtt-password-file`), never written.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError, type OptionSpec, type ParsedOptions } from './command.js';
-import { MQTT_PASSWORD_VARIABLE } from './mqtt-flags.js';
+import { MQTT_FILE_FLAGS, MQTT_PASSWORD_VARIABLE } from './mqtt-flags.js';
 
 /**
- * What the unit gives at start: one V8 worker thread instead of one per core. Measured side by side
- * at steady state (`scripts/agent-ab.mjs --seconds 780 --n 2`): RSS max 73.7 → 72.1 MB and 68.5 →
- * 66.8 at the end, CPU 1.32 → 1.33%. MALLOC_ARENA_MAX=2 was measured too and is not set: alone it read
- * 74.2 and 70.3 in the same run (docs/agent-memory.md, eighth round).
+ * What the unit gives node at start: one V8 worker thread instead of one per core. Measured side by
+ * side at steady state (`scripts/agent-ab.mjs --seconds 780 --n 2`): RSS max 73.7 → 72.1 MB and
+ * 68.5 → 66.8 at the end, CPU 1.32 → 1.33%. MALLOC_ARENA_MAX=2 was measured too and is not set:
+ * alone it read 74.2 and 70.3 in the same run (docs/agent-memory.md, eighth round).
  */
-export const AGENT_UNIT_START_SETTINGS: Readonly<{ environment: Readonly<Record<string, string>>; nodeFlags: readonly string[] }> = Object.freeze({
-  environment: Object.freeze({}),
-  nodeFlags: Object.freeze(['--v8-pool-size=1']),
-});
+export const AGENT_UNIT_NODE_FLAGS: readonly string[] = Object.freeze(['--v8-pool-size=1']);
 
 /** Options of the agent whose values are paths: made absolute, since a unit runs from /. */
-const pathOptions: ReadonlySet<string> = new Set(['data-dir', 'cluster-key-file', 'mqtt-password-file', 'mqtt-ca', 'mqtt-cert', 'mqtt-key']);
+const pathOptions: ReadonlySet<string> = new Set(['data-dir', 'cluster-key-file', ...MQTT_FILE_FLAGS]);
 
 /** Options that shape the unit rather than the agent; never passed on. */
 export const agentUnitOptions: Readonly<Record<string, OptionSpec>> = Object.freeze({
@@ -74,7 +71,7 @@ export function agentUnit(args: readonly string[], options: ParsedOptions, envir
   const user = typeof options['unit-user'] === 'string' ? options['unit-user'] : undefined;
   if (user !== undefined && !/^[a-z_][a-z0-9_-]*\$?$/i.test(user)) throw new UsageError(`--unit-user must be a user name, got ${JSON.stringify(user)}`);
   const bin = fileURLToPath(new URL('../../../bin/foreshard.js', import.meta.url));
-  const exec = [process.execPath, ...AGENT_UNIT_START_SETTINGS.nodeFlags, bin, 'agent', ...args].map(systemdWord).join(' ');
+  const exec = [process.execPath, ...AGENT_UNIT_NODE_FLAGS, bin, 'agent', ...args].map(systemdWord).join(' ');
   return [
     '# Written by `foreshard agent --print-unit`. Install it as /etc/systemd/system/<name>.service, then',
     '# `systemctl daemon-reload && systemctl enable --now <name>`.',
@@ -86,8 +83,6 @@ export function agentUnit(args: readonly string[], options: ParsedOptions, envir
     '[Service]',
     'Type=simple',
     ...(user !== undefined ? [`User=${user}`] : []),
-    // Read by glibc and node only at start; see AGENT_UNIT_START_SETTINGS.
-    ...Object.entries(AGENT_UNIT_START_SETTINGS.environment).map(([name, value]) => `Environment=${name}=${value}`),
     `ExecStart=${exec}`,
     // SIGTERM stops the agent cleanly (it closes its replicas and publishes offline).
     'KillSignal=SIGTERM',

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../store/files.js';
 import { readClusterKeyFile } from '../agent/cluster-key.js';
 import { OperatingError, UsageError, type OptionSpec, type ParsedOptions } from './command.js';
+import { MQTT_LOGIN_FLAGS } from './mqtt-flags.js';
 
 /** The state file `foreshard up` writes in its data directory. */
 export const CLUSTER_STATE_FILE = 'cluster.json';
@@ -108,14 +109,12 @@ export function withRecordedLogin(options: ParsedOptions, local: LocalClusterSta
   const recorded = local?.mqttLogin;
   if (recorded === undefined || typeof recorded !== 'object') return options;
   const filled: ParsedOptions = { ...options };
+  // Only the login flags are taken from the file; anything else there is ignored.
   for (const [flag, value] of Object.entries(recorded)) {
-    if (recordedLoginFlags.includes(flag) && typeof value === 'string' && filled[flag] === undefined) filled[flag] = value;
+    if (MQTT_LOGIN_FLAGS.includes(flag) && typeof value === 'string' && filled[flag] === undefined) filled[flag] = value;
   }
   return filled;
 }
-
-/** The flags {@link withRecordedLogin} takes from cluster.json; anything else there is ignored. */
-const recordedLoginFlags: readonly string[] = ['mqtt-username', 'mqtt-password-file', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'];
 
 /** True when the process `pid` exists (signal 0 probes without touching it). */
 export function processAlive(pid: number): boolean {

@@ -25,6 +25,12 @@ export const mqttTlsFlags: Readonly<Record<string, OptionSpec>> = Object.freeze(
   'mqtt-key': { type: 'string', description: 'PEM private key of --mqtt-cert', valueName: '<file>' },
 });
 
+/** The login flags whose values are file paths. */
+export const MQTT_FILE_FLAGS: readonly string[] = Object.freeze(['mqtt-password-file', ...Object.keys(mqttTlsFlags)]);
+
+/** Every login flag: the user name and {@link MQTT_FILE_FLAGS}. */
+export const MQTT_LOGIN_FLAGS: readonly string[] = Object.freeze(['mqtt-username', ...MQTT_FILE_FLAGS]);
+
 /** The TLS files, protocol version and keep-alive, for the parts that hold a session open. */
 export function mqttSessionFlags(keepaliveDefaultS: number): Record<string, OptionSpec> {
   return {

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { UsageError, type Command, type ParsedOptions } from '../command.js';
-import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags } from '../mqtt-flags.js';
+import { OperatingError, UsageError, type Command, type ParsedOptions } from '../command.js';
+import { mqttAuthFlags, mqttCredentials, mqttProtocolLevel, mqttSessionFlags, mqttTlsFiles } from '../mqtt-flags.js';
 import { numberOption, optionalString } from '../parse.js';
 import { startAgent } from '../../agent/agent.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
@@ -64,14 +63,12 @@ async function checkFilesForUnit(profile: string, options: ParsedOptions): Promi
   await loadProfile(profile);
   const keyFile = optionalString(options, 'cluster-key-file');
   if (keyFile !== undefined) readClusterKeyFile(keyFile);
-  for (const flag of ['mqtt-ca', 'mqtt-cert', 'mqtt-key']) {
-    const path = optionalString(options, flag);
-    if (path === undefined) continue;
-    try {
-      readFileSync(path);
-    } catch (error) {
-      throw new UsageError(`--${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+  try {
+    mqttTlsFiles(options);
+  } catch (error) {
+    // Here the files are part of the command line being checked, and nothing has run: a usage error.
+    if (error instanceof OperatingError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

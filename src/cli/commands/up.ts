@@ -1,24 +1,22 @@
 import { resolve } from 'node:path';
 import { UsageError, envName, type Command, type ParsedOptions } from '../command.js';
-import { mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
+import { MQTT_FILE_FLAGS, MQTT_LOGIN_FLAGS, mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
 import { createLogger } from '../../common/log.js';
 import { up } from '../../up/up.js';
 
-const loginFlags = [...Object.keys(mqttAuthFlags), ...Object.keys(mqttTlsFlags)];
-
 /** The --mqtt-* flags given, flag name to value, for the parts and cluster.json (file paths made absolute). */
 function loginFlagValues(options: ParsedOptions): Record<string, string> {
-  return Object.fromEntries(loginFlags.flatMap((flag) => {
+  return Object.fromEntries(MQTT_LOGIN_FLAGS.flatMap((flag) => {
     const value = options[flag];
     if (typeof value !== 'string') return [];
-    return [[flag, flag === 'mqtt-username' ? value : resolve(value)]];
+    return [[flag, MQTT_FILE_FLAGS.includes(flag) ? resolve(value) : value]];
   }));
 }
 
 /** Without --broker there is nothing to log in to: the embedded broker takes no login. */
 function refuseLoginWithoutBroker(options: ParsedOptions): void {
-  const given = loginFlags.find((flag) => options[flag] !== undefined);
+  const given = MQTT_LOGIN_FLAGS.find((flag) => options[flag] !== undefined);
   if (given !== undefined) throw new UsageError(`--${given} (or $${envName(given)}) is for an external --broker; the embedded broker takes no login`);
 }
 
@@ -33,7 +31,9 @@ export const upCommand: Command = {
     'node ids, ports and shard count). Other commands find this cluster with --data-dir.',
     'Agents accept `foreshard chaos` faults (they run with --allow-chaos).',
     'With --broker, the --mqtt-* flags give that broker\'s login; `up` checks it first and passes it to',
-    'every part. Other commands on this cluster (status, switch, ...) need the same --mqtt-* flags.',
+    'every part. It keeps those flags (never a password) in cluster.json, so status, dashboard and the',
+    'operator commands log in with --data-dir alone; a password from $FORESHARD_MQTT_PASSWORD must be',
+    'exported again.',
   ].join('\n'),
   options: {
     agents: { type: 'string', description: 'number of agents (storage nodes), 1-32', default: '3', valueName: '<n>' },
