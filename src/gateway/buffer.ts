@@ -46,7 +46,10 @@ interface ShardHold {
 
 /** Counters for `/metrics`. */
 export interface ShardBufferCounters {
+  /** Requests held, each counted once however often it is held again. */
   held: number;
+  /** Holds of a request held before and let go: a recheck found its primary still lost, or the primary answered FENCED. */
+  reheld: number;
   released: number;
   /** Requests let go to try a lost primary again (they may be held again). */
   rechecked: number;
@@ -57,7 +60,7 @@ export interface ShardBufferCounters {
 /** Every shard's buffer. `now` is injectable so tests can drive the clock. */
 export class ShardBuffers {
   private readonly holds = new Map<number, ShardHold>();
-  readonly counters: ShardBufferCounters = { held: 0, released: 0, rechecked: 0, refusedFull: 0, expired: 0 };
+  readonly counters: ShardBufferCounters = { held: 0, reheld: 0, released: 0, rechecked: 0, refusedFull: 0, expired: 0 };
 
   constructor(
     private readonly limits: ShardBufferLimits,
@@ -103,15 +106,16 @@ export class ShardBuffers {
   /**
    * Holds one request of `bytes` key+value bytes for `shard`. Resolves, with why, when the shard is
    * released; rejects with UNAVAILABLE when the buffer is full or the request waited `maxPauseMs`.
+   * `again` says the request was held before (the counters count each request once as `held`).
    */
-  hold(shard: number, bytes: number): Promise<Release> {
+  hold(shard: number, bytes: number, again = false): Promise<Release> {
     const hold = this.open(shard);
     const live = hold.queue.length - hold.head;
     if (live >= this.limits.maxBufferedOps || hold.bytes + bytes > this.limits.maxBufferedBytes) {
       this.counters.refusedFull++;
       return Promise.reject(unavailable(`shard ${shard} is switching and its buffer is full`, this.limits.retryAfterMs));
     }
-    this.counters.held++;
+    this.counters[again ? 'reheld' : 'held']++;
     return new Promise((resolve, reject) => {
       hold.queue.push({ bytes, deadlineMs: this.now() + this.limits.maxPauseMs, resolve, reject });
       hold.bytes += bytes;

@@ -69,6 +69,8 @@ class Forwarding implements UpstreamListener {
   /** The routing version the request was last sent under, and the primary and epoch it went to. */
   private sentAtVersion = -1;
   private sentTo: { primary: string; epoch: number } | null = null;
+  /** Whether the request has waited in its shard's buffer before (the buffer counts each request once). */
+  private heldBefore = false;
   /** When the request first found its primary unreachable (`performance.now()` ms), or -1. */
   private lostSinceMs = -1;
 
@@ -118,7 +120,9 @@ class Forwarding implements UpstreamListener {
     if (route.writes === 'paused' || buffers.holding(shard)) {
       // Released requests resume in the order they were held (the buffer resolves them in order).
       // A recheck of a lost primary is not a routing change: it does not use up one of the passes.
-      buffers.hold(shard, heldBytesOf(this.request)).then((release) => {
+      const again = this.heldBefore;
+      this.heldBefore = true;
+      buffers.hold(shard, heldBytesOf(this.request), again).then((release) => {
         if (release === 'recheck') this.passes--;
         this.pass();
       }, (error: unknown) => this.respond(this.failureFor(error)));

@@ -70,6 +70,12 @@ test('a shard whose primary was lost is let go after recheckMs to try it again, 
   assert.deepEqual(order, ['1:recheck', '2:recheck'], 'after recheckMs, in arrival order');
   assert.equal(buffers.holding(5), false);
   assert.equal(buffers.counters.rechecked, 2);
+  assert.equal(buffers.counters.held, 2);
+
+  // The two come back, still finding the primary lost: held again, not counted as new requests.
+  buffers.suspend(5, 3, 10);
+  await Promise.all([buffers.hold(5, 1, true), buffers.hold(5, 1, true)]);
+  assert.deepEqual([buffers.counters.held, buffers.counters.reheld, buffers.counters.rechecked], [2, 2, 4], 'each request counted once as held');
 
   buffers.suspend(5, 3, 10_000);
   const routed = buffers.hold(5, 1);

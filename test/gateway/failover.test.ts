@@ -53,6 +53,13 @@ test('requests to a primary that died wait for the failover and are answered by 
   for (let n = 0; n < 20; n++) assert.equal(await client.getString(`k${n}`), `v${n}`, `k${n} was written through the new primary`);
   assert.ok(Math.min(...settledAtMs) - startedAtMs >= 600, 'the answers came after the failover');
   assert.ok((gateway.metrics.upstreamErrors.get('LOST_HELD') ?? 0) >= 21, 'each held request is counted once');
+  // Held for over 600 ms, the requests were let go every 250 ms to try the dead primary again and
+  // held once more each time; /metrics still counts 21 requests held.
+  const text = await (await fetch(`http://${gateway.options.host}:${gateway.port}/metrics`)).text();
+  const bufferEvents = (event: string): number => Number(new RegExp(`^foreshard_gateway_buffer_events_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  assert.equal(bufferEvents('held'), 21, 'each held request is counted once as held');
+  assert.ok(bufferEvents('rechecked') >= 21 && bufferEvents('reheld') >= 1, `rechecks hold requests again: rechecked ${bufferEvents('rechecked')}, reheld ${bufferEvents('reheld')}`);
+  assert.equal(bufferEvents('released'), 21, 'the failover releases each request once');
 });
 
 test('without a failover, a request to an unreachable primary gets UNAVAILABLE after maxPauseMs, not at once', { timeout: 20_000 }, async () => {
