@@ -158,5 +158,65 @@ function scenario(name: string, skip: string | false, broker: 'embedded' | 'mosq
   });
 }
 
+/**
+ * Two nodes, one shadow per shard: the old primary is the only other copy, so a planned switch must
+ * keep it as the new primary's shadow (src/coordinator/promotion.ts, `keptAsShadow`); dropped, it
+ * would leave no shadow to acknowledge writes, and every write would fail. Writes acknowledged after
+ * the switch prove the old primary follows the new one, since each needs a shadow's acknowledgement.
+ */
+function twoNodeScenario(name: string, skip: string | false, broker: 'embedded' | 'mosquitto'): void {
+  describe(`planned switch of a two-node cluster on ${name}`, { skip }, () => {
+    const cluster = new E2eCluster({ label: `${name}-two`, broker });
+    let client: ForeshardClient;
+    const acknowledged = new Map<string, string>();
+
+    before(async () => {
+      await cluster.startBroker();
+      await Promise.all(['n1', 'n2'].map((node) => cluster.startAgent(node, ['--no-prediction'])));
+      await cluster.startCoordinator(['--shards', '1', '--shadows-per-shard', '1']);
+      const gateway = await cluster.startGateway();
+      await waitFor('the cluster to be created', () => {
+        const table = cluster.latestRouting();
+        return table?.shards.length === 1 && table.shards[0]!.writes === 'open' && table.shards[0]!.shadows.length === 1;
+      }, 30_000, () => cluster.logs());
+      const paused = await cluster.runCli(['pause-automation', ...cluster.targetFlags]);
+      assert.equal(paused.code, 0, paused.stderr);
+      client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+    });
+
+    after(async () => {
+      await client?.close();
+      await cluster.stop();
+    });
+
+    test('the old primary stays as the only shadow and acknowledges the new primary\'s writes', async () => {
+      const before = route(cluster.latestRouting(), 0)!;
+      const failures: string[] = [];
+      const writer = backgroundWriter(client, 'two', acknowledged, failures);
+      await waitFor('writes under way', () => acknowledged.size > 100);
+      const switched = await cluster.runCli(['switch', '0', ...cluster.targetFlags]);
+      assert.equal(switched.code, 0, switched.stderr);
+      const after = await waitFor('routing to point at the new primary', () => {
+        const now = route(cluster.latestRouting(), 0);
+        return now && now.primary !== before.primary && now.writes === 'open' ? now : undefined;
+      }, 20_000, () => cluster.logs());
+      const atSwitch = acknowledged.size;
+      await waitFor('writes acknowledged after the switch', () => acknowledged.size > atSwitch + 200, 20_000, () => cluster.logs());
+      await writer.stop();
+      assert.deepEqual([after.primary, after.shadows, after.epoch], [before.shadows[0], [before.primary], before.epoch + 1], 'the shadow leads; the old primary is its shadow');
+      assert.deepEqual(failures, [], 'clients see a pause, not errors');
+      assert.deepEqual(await readBack(client, acknowledged), [], 'every acknowledged write reads back');
+      await waitFor('the incident file', () => storedIncidents(cluster).some((i) => i.shard === 0 && i.closedAtMs !== null));
+      const incident = storedIncidents(cluster).find((i) => i.shard === 0)!;
+      assert.equal(incident.outcome.result, 'switched');
+      const routed = incident.timeline.steps.find((step) => step.step === 'routing-updated');
+      assert.match(String(routed?.detail), new RegExp(`${before.primary} stays as the only shadow`));
+      process.stdout.write(`# ${name}: two-node switch ${before.primary} -> ${after.primary}, ${acknowledged.size - atSwitch} writes acknowledged after it\n`);
+    });
+  });
+}
+
 scenario('aedes', false, 'embedded');
 scenario('mosquitto', mosquittoReachable ? false : 'mosquitto not reachable at 127.0.0.1:1883', 'mosquitto');
+twoNodeScenario('aedes', false, 'embedded');
+twoNodeScenario('mosquitto', mosquittoReachable ? false : 'mosquitto not reachable at 127.0.0.1:1883', 'mosquitto');
