@@ -32,7 +32,10 @@ export interface CoordinatorOptions {
   maxStepAttempts: number;
   /**
    * A node with no score or metrics for this long is suspected dead; for a node whose metrics
-   * announce a sampling interval over a third of this, three of its intervals.
+   * announce a sampling interval over a third of this, three of its intervals. A hung agent is seen
+   * only this way, so it must stay well under the gateway's `requestTimeoutMs` and `maxPauseMs`
+   * (5 s each): at 5 s, requests sent to a primary as it hung reached their timeout before the
+   * failover and were answered TIMEOUT (Mosquitto, 7 of 4,389 requests; docs/e2e.md, "Tuning").
    */
   heartbeatTimeoutMs: number;
   /** Agents refuse commands older than this; a restarted coordinator waits it out before acting. */
@@ -80,7 +83,7 @@ export const defaultCoordinatorOptions: Readonly<CoordinatorOptions> = Object.fr
   maxSwitchesInFlight: 8,
   stepTimeoutMs: 2_000,
   maxStepAttempts: 3,
-  heartbeatTimeoutMs: 5_000,
+  heartbeatTimeoutMs: 3_000,
   commandMaxAgeMs: 5_000,
   preReplicate: true,
   preReplicateThreshold: 0.5,

@@ -233,7 +233,7 @@ async function startAll(options: UpOptions, state: LocalClusterState, parts: Man
       '--cluster-key-file', state.clusterKeyFile, '--http-host', options.host, '--http-port', portOf(agent.httpUrl),
       '--data-host', options.host, '--data-port', portOf(agent.dataUrl), '--advertise-host', options.host, '--allow-chaos',
       // One machine, no network between the parts: a 1 s keep-alive lets the broker publish a hung
-      // agent's will within 1.5 s (measured: about 1 s), before the coordinator's 5 s heartbeat timeout.
+      // agent's will within 1.5 s (measured: about 1 s), before the coordinator's 3 s heartbeat timeout.
       '--mqtt-keepalive', String(LOCAL_AGENT_KEEPALIVE_S)];
     const part = startPart(agent.node, args, agent.logFile, logger);
     parts.push(part);
