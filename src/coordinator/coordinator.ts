@@ -50,6 +50,12 @@ export const maxOutcomeWatches = 10_000;
 export const maxReportAttempts = 10;
 /** How long the list of low-risk nodes by load is reused before it is recomputed. */
 const lowRiskCacheMs = 1_000;
+/**
+ * The most extra silence forgiven after the coordinator's own broker outage: the agents' default
+ * reconnect backoff cap (`reconnectMaxMs`, src/agent/options.ts), the longest an agent may take to
+ * come back after the broker does.
+ */
+export const LINK_GRACE_CAP_MS = 30_000;
 
 /** Counters of operating events, for logs and `/metrics`. */
 export interface CoordinatorStats {
@@ -124,6 +130,10 @@ export class CoordinatorCore implements PlacementHost {
   private intents: CoordinatorIntent[] = [];
   private running = false;
   private automationPausedFlag = false;
+  /** Whether the coordinator's own broker connection is up (the `link` event); it starts connected. */
+  private linkUp = true;
+  /** When it last went down. */
+  private linkDownAtMs = 0;
   private switchCount = 0;
   private moveCount = 0;
   private lastRebalanceMs: number;
@@ -202,6 +212,7 @@ export class CoordinatorCore implements PlacementHost {
         return;
       case 'cmd-result': return this.onCommandResult(event.node, event.message);
       case 'tick': return this.onTick();
+      case 'link': return this.onLink(event.connected);
       case 'manual-switch': return this.manualSwitch(event.shard, event.toNode ?? null);
       case 'set-automation':
         this.automationPausedFlag = event.paused;
@@ -315,9 +326,30 @@ export class CoordinatorCore implements PlacementHost {
     pending.owner.onResult(this, pending, message);
   }
 
+  /**
+   * The coordinator's own broker connection went down or came back. While it is down every node is
+   * silent to it, so no node is suspected on silence. When it is back, the agents are reconnecting
+   * too, each after its own backoff (doubling per failed attempt, so it comes back within about the
+   * outage's length after the broker, up to the agents' 30 s cap): every online node counts as heard
+   * from that much later, and then has the usual heartbeat timeout.
+   */
+  private onLink(connected: boolean): void {
+    if (connected === this.linkUp) return;
+    this.linkUp = connected;
+    if (!connected) {
+      this.linkDownAtMs = this.nowMs;
+      this.log('warn', 'BROKER_LINK_DOWN', 'broker connection lost: no node is suspected on silence until it is back');
+      return;
+    }
+    const graceMs = Math.min(this.nowMs - this.linkDownAtMs, LINK_GRACE_CAP_MS);
+    this.cluster.forgiveSilence(this.nowMs + graceMs);
+    this.log('info', 'BROKER_LINK_UP', `broker connection back after ${this.nowMs - this.linkDownAtMs} ms: no node is suspected on silence for ${graceMs + this.options.heartbeatTimeoutMs} ms`);
+  }
+
   private onTick(): void {
     this.expireCommands();
-    for (const node of this.cluster.sweepHeartbeats(this.nowMs, this.options.heartbeatTimeoutMs)) this.onNodeDown(node.name, 'down');
+    // Silence is only news while the coordinator can hear: with its own link down, every node is silent.
+    if (this.linkUp) for (const node of this.cluster.sweepHeartbeats(this.nowMs, this.options.heartbeatTimeoutMs)) this.onNodeDown(node.name, 'down');
     if (!this.running) this.maybeFinishRecovery();
     this.labelOutcomes();
     if (this.running && this.reportsDeferred.size > 0 && this.nowMs - this.lastDeferredSweepMs >= this.options.stepTimeoutMs) {

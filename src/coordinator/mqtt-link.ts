@@ -30,6 +30,8 @@ export interface CoordinatorMqttOptions {
 /** What the link tells its owner. */
 export interface CoordinatorLinkHandlers {
   onConnect(): void;
+  /** The connection was lost (before each reconnect attempt's `onConnect`). */
+  onDisconnect?(): void;
   onMessage(topic: string, payload: Buffer, retained: boolean): void;
 }
 
@@ -77,7 +79,10 @@ export class CoordinatorLink {
     this.client = client;
     client.on('message', (topic, payload, packet) => this.handlers.onMessage(topic, payload, packet.retain));
     client.on('error', (error) => this.logger.warn('MQTT error', { error: error.message }));
-    client.on('close', () => this.logger.debug('MQTT connection closed'));
+    client.on('close', () => {
+      this.logger.debug('MQTT connection closed');
+      this.handlers.onDisconnect?.();
+    });
     client.on('connect', () => {
       this.counters.connects++;
       this.logger.info('connected to the MQTT broker', { url: o.url, connects: this.counters.connects });

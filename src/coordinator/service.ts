@@ -160,7 +160,7 @@ export class CoordinatorService {
       this.options.mqtt,
       `foreshard-coordinator-${this.options.cluster}-${this.session}`.slice(0, 128),
       { topic: this.topics.coordinatorState, payload: will },
-      { onConnect: () => void this.onConnect(), onMessage: (topic, payload) => this.onMessage(topic, payload) },
+      { onConnect: () => void this.onConnect(), onDisconnect: () => this.onLinkChange(false), onMessage: (topic, payload) => this.onMessage(topic, payload) },
       this.log.child('mqtt'),
     );
     await this.link.start(15_000);
@@ -179,10 +179,17 @@ export class CoordinatorService {
       const t = this.topics;
       await this.link.subscribe([t.routing, t.allNodes('state'), t.allNodes('score'), t.allNodes('cmd-result'), t.allNodes('metrics'), t.coordinatorCmd, t.coordinatorState]);
       this.subscribed = true;
+      this.onLinkChange(true);
       if (this.lastRouting) this.link.publish(t.routing, this.lastRouting, 1, true);
     } catch (error) {
       this.log.error('could not set up the MQTT session', { error: (error as Error).message });
     }
+  }
+
+  /** Tells the core whether it can hear the nodes: it judges their silence only while it can. */
+  private onLinkChange(connected: boolean): void {
+    if (this.stopped || !this.timer) return;
+    this.feed({ kind: 'link', connected });
   }
 
   private async publishBirth(): Promise<void> {

@@ -179,6 +179,8 @@ export type CoordinatorEvent =
   | { kind: 'cmd-result'; node: string; message: CommandResultMessage }
   | { kind: 'routing'; message: RoutingMessage }
   | { kind: 'tick' }
+  /** The coordinator's own broker connection went down or came back: silence heard meanwhile says nothing about the nodes. */
+  | { kind: 'link'; connected: boolean }
   | { kind: 'manual-switch'; shard: number; toNode?: string }
   | { kind: 'set-automation'; paused: boolean }
   | { kind: 'calibration'; calibration: FittedCalibration };

@@ -128,6 +128,34 @@ test('a shard with no shadow is marked unavailable, with an incident, and return
   assert.deepEqual(world.unsettled(), []);
 });
 
+test('the coordinator suspects no node over its own broker outage; a node that died during one is suspected once the others had time to reconnect', () => {
+  const world = new SimWorld({ seed: 6, nodes: 3, shards: 3, shadowsPerShard: 1, willDelayMs: 120_000, coordinator: { heartbeatTimeoutMs: 3_000, rebalance: false, preReplicate: false } });
+  world.runUntil(7_000);
+  assert.ok(world.core.isRunning, 'the coordinator finished its start-up recovery (it waits out the commands\' 5 s age)');
+  const primaries = (): (string | null)[] => [0, 1, 2].map((shard) => world.core.routing.get(shard)!.primary);
+  const before = primaries();
+  // 10 s without the broker, three times the heartbeat timeout: every node was silent to the coordinator.
+  world.cutCoordinatorLink(10_000);
+  world.runUntil(19_000);
+  const failovers = () => [...world.incidents.values()].filter((i) => i.kind === 'failover');
+  assert.deepEqual(failovers(), [], 'no failover for a silence the coordinator caused itself');
+  assert.deepEqual(primaries(), before);
+  for (const node of world.nodeNames) assert.ok(world.core.cluster.isOnline(node), `${node} is still online`);
+
+  // Another outage, and a primary dies in it (its will comes much later). Once the link is back, at
+  // 29 s, the agents may take about as long again to reconnect (their backoff doubles), so a node
+  // has that long (10 s) plus the 3 s timeout to be heard from; then it is failed over.
+  world.cutCoordinatorLink(10_000);
+  crashAt(world, 'n0001', 22_000);
+  world.runUntil(41_500);
+  assert.deepEqual(failovers(), [], 'no node is suspected within the outage plus the timeout after the link is back');
+  world.runUntil(45_500);
+  const incident = failovers()[0];
+  assert.ok(incident, 'a failover started 10 s + 3 s after the link came back');
+  assert.ok(incident.openedAtMs >= 42_000, `not before: opened at ${incident.openedAtMs} ms`);
+  assert.match(incident.reason, /heartbeats/);
+});
+
 test('with every default, a hung primary is passed over before the gateway times its requests out', () => {
   // A hang is seen only when heartbeats stop. With the coordinator at 5 s, the gateway's 5 s request
   // timeout came first and 7 of 4,389 requests were answered TIMEOUT (hang scenario, Mosquitto, every

@@ -92,6 +92,8 @@ export class SimWorld implements AgentHost {
   readonly agents = new Map<string, SimAgent>();
   readonly nodeNames: string[];
   core!: CoordinatorCore;
+  /** Until when the coordinator's broker connection is cut ({@link cutCoordinatorLink}). */
+  private linkCutUntilMs = -1;
   now = 0;
   retainedRouting: RoutingMessage | null = null;
   readonly incidents = new Map<string, Incident>();
@@ -176,6 +178,16 @@ export class SimWorld implements AgentHost {
     this.hang(this.agents.get(node)!, forMs);
   }
 
+  /**
+   * Cuts the coordinator's broker connection now for `forMs`, as a broker restart or a network
+   * partition would: nothing reaches it and none of its commands leave; it is told (`link` events).
+   */
+  cutCoordinatorLink(forMs: number): void {
+    this.linkCutUntilMs = this.now + forMs;
+    this.deliverToCoordinator({ kind: 'link', connected: false });
+    this.queue.push(this.linkCutUntilMs, () => this.deliverToCoordinator({ kind: 'link', connected: true }));
+  }
+
   /** Crashes `node` now; it restarts after `restartAfterMs`. */
   crashNode(node: string): void {
     this.crash(this.agents.get(node)!);
@@ -198,6 +210,7 @@ export class SimWorld implements AgentHost {
 
   /** Delivers an event to the coordinator now and carries out its intents. */
   deliverToCoordinator(event: CoordinatorEvent): void {
+    if (this.now < this.linkCutUntilMs && event.kind !== 'tick' && event.kind !== 'link') return;
     const started = event.kind === 'score' ? process.hrtime.bigint() : 0n;
     const intents = this.core.handle(event, this.now);
     if (event.kind === 'score') {
@@ -213,6 +226,7 @@ export class SimWorld implements AgentHost {
         const agent = this.agents.get(intent.node)!;
         this.config.trace?.(`${this.now} cmd ${intent.node} ${JSON.stringify(intent.command)}`);
         if (this.config.dropCommand?.(intent.node, intent.command, this.now)) continue;
+        if (this.now < this.linkCutUntilMs) continue;
         this.send(() => agent.onCommand(intent.command));
       } else if (intent.kind === 'publish-routing') {
         this.retainedRouting = intent.routing; // QoS 1 to the broker: retained even if subscribers miss it
