@@ -125,15 +125,6 @@ export class ClusterMap {
    * long after `timeoutMs`, or after {@link HEARTBEAT_MISSED_INTERVALS} of its own sampling
    * intervals when that is longer: a node that samples every 5 s is not suspected between samples.
    */
-  /**
-   * Counts every online node as heard from at `heardAtMs`. Called when the coordinator's own broker
-   * connection comes back: while it was down no node could be heard, so none is suspected until a
-   * whole timeout after `heardAtMs` (a node that died meanwhile is suspected then).
-   */
-  forgiveSilence(heardAtMs: number): void {
-    for (const node of this.nodes.values()) if (node.liveness === 'online') node.lastHeartbeatMs = Math.max(node.lastHeartbeatMs, heardAtMs);
-  }
-
   sweepHeartbeats(nowMs: number, timeoutMs: number): NodeInfo[] {
     const stopped: NodeInfo[] = [];
     for (const node of this.nodes.values()) {
@@ -144,6 +135,15 @@ export class ClusterMap {
       }
     }
     return stopped;
+  }
+
+  /**
+   * Counts every online node as heard from at `heardAtMs`. Called when the coordinator's own broker
+   * connection comes back: while it was down no node could be heard, so none is suspected until a
+   * whole timeout after `heardAtMs` (a node that died meanwhile is suspected then).
+   */
+  forgiveSilence(heardAtMs: number): void {
+    for (const node of this.nodes.values()) if (node.liveness === 'online') node.lastHeartbeatMs = Math.max(node.lastHeartbeatMs, heardAtMs);
   }
 
   /** True when `name` is alive as far as the coordinator knows. */
