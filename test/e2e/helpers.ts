@@ -87,6 +87,21 @@ export interface SeenState {
 export type Slo = { max?: number; min?: number };
 
 /**
+ * How far back a switch's justification looks: a switch away from a node whose published metrics
+ * crossed an SLO this long before it opened was caused by a real breach, not by the forecast alone
+ * (a score must stay over the threshold for 3 updates, so the breach may have passed by then).
+ */
+export const BREACH_LOOKBACK_MS = 5_000;
+
+/** The series of a sample that are past their SLO (above its max, or below its min), as `name=value`. */
+export function pastSlo(series: Readonly<Record<string, number>>, slo: Readonly<Record<string, Slo>>): string[] {
+  return Object.entries(slo).filter(([name, { max, min }]) => {
+    const value = series[name];
+    return value !== undefined && ((max !== undefined && value > max) || (min !== undefined && value < min));
+  }).map(([name]) => `${name}=${series[name]}`);
+}
+
+/**
  * generic-x86-server with its host CPU SLOs (CPU, CPU stall, I/O stall) raised for the shared 2-core
  * test machine, whose CPU the e2e scenarios genuinely saturate at times; its store SLOs as shipped.
  * Written to a temporary file: its path, and its SLOs.
@@ -300,6 +315,13 @@ export class E2eCluster {
     const timer = setTimeout(() => part.child.kill('SIGKILL'), graceMs);
     await part.exited;
     clearTimeout(timer);
+  }
+
+  /** The SLOs the switch's old primary crossed in the metrics it published `lookbackMs` before the incident (needs `watchNodes`). */
+  slosCrossedBefore(incident: Incident, slo: Readonly<Record<string, Slo>>, lookbackMs: number): string[] {
+    return this.metrics
+      .filter((m) => m.node === incident.fromNode && m.seenAtMs >= incident.ts - lookbackMs && m.seenAtMs <= incident.ts)
+      .flatMap((m) => pastSlo(m.series, slo));
   }
 
   /** Every part's stderr, for a failure message. */

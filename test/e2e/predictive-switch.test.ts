@@ -29,7 +29,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
-import { E2eCluster, mostPrimaries, reachable, sharedHostProfile, waitFor, type Slo } from './helpers.js';
+import { BREACH_LOOKBACK_MS as breachLookbackMs, E2eCluster, mostPrimaries, reachable, sharedHostProfile, waitFor } from './helpers.js';
 import { pauseSummary, readBack, startWorkload, type Workload } from './workload.js';
 
 const mosquittoReachable = await reachable('127.0.0.1', 1883);
@@ -40,19 +40,11 @@ const sloMs = 50;
 const fsyncSloMs = 20;
 const warmUpMs = 35_000;
 /** How far before a warm-up switch a published SLO breach counts as its cause. */
-const breachLookbackMs = 5_000;
 const diskSeries = new Set(['store_fsync_ms_p99', 'store_latency_ms_p99', 'disk_await_ms']);
 
 /** The ramp of the issue's scenario: every fsync delayed by 1 ms rising to 200 ms over 60 s. */
 const rampFault = { fault: 'disk-latency', ramp: { fromMs: 1, toMs: 200, overMs: 60_000 } };
 
-/** Whether a sample is past an SLO: above its max, or below its min. */
-function pastSlo(series: Readonly<Record<string, number>>, slo: Readonly<Record<string, Slo>>): string[] {
-  return Object.entries(slo).filter(([name, { max, min }]) => {
-    const value = series[name];
-    return value !== undefined && ((max !== undefined && value > max) || (min !== undefined && value < min));
-  }).map(([name]) => `${name}=${series[name]}`);
-}
 
 function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: string | false): void {
   describe(`predictive switch under a disk latency ramp on ${brokerName}`, { skip }, () => {
@@ -94,9 +86,7 @@ function scenario(brokerName: string, broker: 'embedded' | 'mosquitto', skip: st
       // A breach justifies a switch when its node published it in the few seconds before the switch
       // opened (three scores over 0.8 in a row, each forecasting from the samples before it); a
       // switch with no SLO crossed in that time would be a false prediction.
-      const justification = (i: (typeof cluster.incidents)[number]): string[] => cluster.metrics
-        .filter((m) => m.node === i.fromNode && m.seenAtMs >= i.ts - breachLookbackMs && m.seenAtMs <= i.ts)
-        .flatMap((m) => pastSlo(m.series, profile.slo));
+      const justification = (i: (typeof cluster.incidents)[number]): string[] => cluster.slosCrossedBefore(i, profile.slo, breachLookbackMs);
       const warmUpSwitches = [...new Map(cluster.incidents.filter((i) => i.kind === 'planned-switch').map((i) => [i.id, i])).values()];
       const falseWarmUpSwitches = warmUpSwitches.filter((i) => !i.rootCause.summary.startsWith('rebalance') && justification(i).length === 0);
       for (const i of warmUpSwitches) console.log(`predictive switch on ${brokerName}: warm-up switch of shard ${i.shard} from ${i.fromNode} (${i.rootCause.summary}); SLOs crossed in the ${breachLookbackMs} ms before it: ${justification(i).join(', ') || 'none'}`);

@@ -15,7 +15,10 @@
 // so the store's own healthy behaviour under load must not look like an impending breach.
 //
 // What counts as false: a switch or failover opened while no driver of it had actually crossed its
-// SLO, i.e. one the forecast alone caused, or a failover while every node was alive. This shared VM's
+// SLO, and its old primary's published metrics crossed none in the 5 s before it (as in
+// predictive-switch.test.ts: the score must stay high for 3 updates, so a real breach may have
+// passed by the time the switch opens), i.e. one the forecast alone caused, or a failover while
+// every node was alive. This shared VM's
 // disk sometimes stalls for real (a run saw the store's fsync p99 at 540 ms against its 20 ms SLO);
 // a switch away from such a primary is the system doing its job, and so are the rebalancing moves
 // that follow it. Those are printed and counted, not failed: the issue's stricter "zero switches"
@@ -27,7 +30,7 @@ import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { connect, type ForeshardClient } from '../../src/client/index.js';
 import { decodeMessage, type ExplainedProbability, type Incident } from '../../src/protocol/index.js';
-import { E2eCluster, sharedHostProfile } from './helpers.js';
+import { BREACH_LOOKBACK_MS, E2eCluster, sharedHostProfile } from './helpers.js';
 import { readBack, startWorkload, type Workload } from './workload.js';
 
 const shardCount = 8;
@@ -58,8 +61,9 @@ const soakSkip = process.env.FORESHARD_E2E_SOAK === '0' ? 'FORESHARD_E2E_SOAK=0'
 if (soakSkip) console.log(`healthy soak: skipped: ${soakSkip}`);
 
 describe('healthy soak on aedes', { skip: soakSkip }, () => {
-  const profile = sharedHostProfile().path;
-  const cluster = new E2eCluster({ label: 'soak', profile });
+  const shared = sharedHostProfile();
+  const profile = shared.path;
+  const cluster = new E2eCluster({ label: 'soak', profile, watchNodes: true });
   let client: ForeshardClient | undefined;
   let workload: Workload | undefined;
   let scores: mqtt.MqttClient | undefined;
@@ -138,7 +142,9 @@ describe('healthy soak on aedes', { skip: soakSkip }, () => {
     assert.ok(scoreMessages > 0, 'the agents published scores (prediction is on)');
     const breached = (i: Incident): boolean => i.rootCause.top.some((e) => e.threshold !== null && e.threshold !== undefined && (e.direction === 'below' ? e.value < e.threshold : e.value > e.threshold));
     const rebalances = switches.filter((i) => i.kind === 'planned-switch' && i.rootCause.summary.startsWith('rebalance'));
-    const justified = switches.filter((i) => i.kind === 'planned-switch' && !rebalances.includes(i) && breached(i));
+    // As in predictive-switch.test.ts: a switch away from a node whose published metrics crossed an
+    // SLO in the 5 s before it is justified, even if the values in its root cause are back under.
+    const justified = switches.filter((i) => i.kind === 'planned-switch' && !rebalances.includes(i) && (breached(i) || cluster.slosCrossedBefore(i, shared.slo, BREACH_LOOKBACK_MS).length > 0));
     const falseSwitches = switches.filter((i) => !rebalances.includes(i) && !justified.includes(i));
     console.log(`healthy soak: ${justified.length} switches away from a primary whose SLO was really breached, ${rebalances.length} rebalancing moves after them, ${falseSwitches.length} false switches`);
     assert.deepEqual(falseSwitches.map((i) => `${i.id} ${i.kind} shard ${i.shard} ${i.fromNode}->${i.toNode}: ${i.rootCause.summary} [${i.rootCause.top.map((e) => `${e.series}=${e.value}/${e.threshold}`).join(',')}]`), [],
