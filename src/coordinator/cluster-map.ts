@@ -49,6 +49,8 @@ export type BirthChange = 'new' | 'restarted' | 'same';
 /** The cluster map. */
 export class ClusterMap {
   private readonly nodes = new Map<string, NodeInfo>();
+  /** Silence counts from here at the earliest ({@link countSilenceFrom}); a node's last heartbeat stays what it was. */
+  private silenceCountsFromMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxNodes: number) {}
 
@@ -128,7 +130,7 @@ export class ClusterMap {
   sweepHeartbeats(nowMs: number, timeoutMs: number): NodeInfo[] {
     const stopped: NodeInfo[] = [];
     for (const node of this.nodes.values()) {
-      if (node.liveness === 'online' && nowMs - node.lastHeartbeatMs > silenceLimitMs(node, timeoutMs)) {
+      if (node.liveness === 'online' && nowMs - Math.max(node.lastHeartbeatMs, this.silenceCountsFromMs) > silenceLimitMs(node, timeoutMs)) {
         node.liveness = 'suspect';
         node.downSinceMs = nowMs;
         stopped.push(node);
@@ -138,12 +140,12 @@ export class ClusterMap {
   }
 
   /**
-   * Counts every online node as heard from at `heardAtMs`. Called when the coordinator's own broker
-   * connection comes back: while it was down no node could be heard, so none is suspected until a
-   * whole timeout after `heardAtMs` (a node that died meanwhile is suspected then).
+   * Counts no node's silence before `fromMs`. Called when the coordinator's own broker connection
+   * comes back: while it was down no node could be heard, so none is suspected until a whole timeout
+   * after `fromMs` (a node that died meanwhile is suspected then).
    */
-  forgiveSilence(heardAtMs: number): void {
-    for (const node of this.nodes.values()) if (node.liveness === 'online') node.lastHeartbeatMs = Math.max(node.lastHeartbeatMs, heardAtMs);
+  countSilenceFrom(fromMs: number): void {
+    this.silenceCountsFromMs = Math.max(this.silenceCountsFromMs, fromMs);
   }
 
   /** True when `name` is alive as far as the coordinator knows. */

@@ -342,7 +342,7 @@ export class CoordinatorCore implements PlacementHost {
       return;
     }
     const graceMs = Math.min(this.nowMs - this.linkDownAtMs, LINK_GRACE_CAP_MS);
-    this.cluster.forgiveSilence(this.nowMs + graceMs);
+    this.cluster.countSilenceFrom(this.nowMs + graceMs);
     this.log('info', 'BROKER_LINK_UP', `broker connection back after ${this.nowMs - this.linkDownAtMs} ms: no node is suspected on silence for ${graceMs + this.options.heartbeatTimeoutMs} ms`);
   }
 
