@@ -56,6 +56,28 @@ async function readBack(client: ForeshardClient, acknowledged: Map<string, strin
   return lost;
 }
 
+/**
+ * The broker, `nodes` agents, a coordinator that creates `shards` shards with `shadows` shadows each,
+ * and a gateway; waits until every shard is open with its shadows, pauses automation, and returns a
+ * client of the gateway.
+ */
+async function startSwitchCluster(cluster: E2eCluster, nodes: readonly string[], shards: number, shadows: number): Promise<ForeshardClient> {
+  await cluster.startBroker();
+  // No forecasts: on a shared test machine the untuned scores call every node risky, and a risky
+  // node is never a switch target. These suites are about the switch, not the scores.
+  await Promise.all(nodes.map((node) => cluster.startAgent(node, ['--no-prediction'])));
+  await cluster.startCoordinator(['--shards', String(shards), '--shadows-per-shard', String(shadows)]);
+  const gateway = await cluster.startGateway();
+  await waitFor('the cluster to be created', () => {
+    const table = cluster.latestRouting();
+    return table?.shards.length === shards && table.shards.every((r) => r.writes === 'open' && r.shadows.length === shadows);
+  }, 30_000, () => cluster.logs());
+  // Scores of a busy test machine must not start switches of their own while a test switches by hand.
+  const paused = await cluster.runCli(['pause-automation', ...cluster.targetFlags]);
+  assert.equal(paused.code, 0, paused.stderr);
+  return connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+}
+
 function scenario(name: string, skip: string | false, broker: 'embedded' | 'mosquitto'): void {
   describe(`planned switch with real processes on ${name}`, { skip }, () => {
     const cluster = new E2eCluster({ label: name, broker });
@@ -63,20 +85,7 @@ function scenario(name: string, skip: string | false, broker: 'embedded' | 'mosq
     const acknowledged = new Map<string, string>();
 
     before(async () => {
-      await cluster.startBroker();
-      // No forecasts: on a shared test machine the untuned scores call every node risky, and a risky
-      // node is never a switch target. This suite is about the switch, not the scores.
-      await Promise.all(['n1', 'n2', 'n3'].map((node) => cluster.startAgent(node, ['--no-prediction'])));
-      await cluster.startCoordinator(['--shards', String(shardCount), '--shadows-per-shard', '2']);
-      const gateway = await cluster.startGateway();
-      await waitFor('the cluster to be created', () => {
-        const table = cluster.latestRouting();
-        return table?.shards.length === shardCount && table.shards.every((r) => r.writes === 'open');
-      }, 30_000, () => cluster.logs());
-      // Scores of a busy test machine must not start switches of their own while this test switches by hand.
-      const paused = await cluster.runCli(['pause-automation', ...cluster.targetFlags]);
-      assert.equal(paused.code, 0, paused.stderr);
-      client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+      client = await startSwitchCluster(cluster, ['n1', 'n2', 'n3'], shardCount, 2);
       for (let i = 0; i < 100; i++) {
         await client.put(`seed-${i}`, `s-${i}`);
         acknowledged.set(`seed-${i}`, `s-${i}`);
@@ -171,17 +180,7 @@ function twoNodeScenario(name: string, skip: string | false, broker: 'embedded' 
     const acknowledged = new Map<string, string>();
 
     before(async () => {
-      await cluster.startBroker();
-      await Promise.all(['n1', 'n2'].map((node) => cluster.startAgent(node, ['--no-prediction'])));
-      await cluster.startCoordinator(['--shards', '1', '--shadows-per-shard', '1']);
-      const gateway = await cluster.startGateway();
-      await waitFor('the cluster to be created', () => {
-        const table = cluster.latestRouting();
-        return table?.shards.length === 1 && table.shards[0]!.writes === 'open' && table.shards[0]!.shadows.length === 1;
-      }, 30_000, () => cluster.logs());
-      const paused = await cluster.runCli(['pause-automation', ...cluster.targetFlags]);
-      assert.equal(paused.code, 0, paused.stderr);
-      client = await connect(String(gateway.started.url), { requestTimeoutMs: 20_000 });
+      client = await startSwitchCluster(cluster, ['n1', 'n2'], 1, 1);
     });
 
     after(async () => {
