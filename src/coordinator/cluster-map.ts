@@ -148,6 +148,12 @@ export class ClusterMap {
     this.silenceCountsFromMs = Math.max(this.silenceCountsFromMs, fromMs);
   }
 
+  /** True when every online node has been heard from at or after `sinceMs`. */
+  allOnlineHeardSince(sinceMs: number): boolean {
+    for (const node of this.nodes.values()) if (node.liveness === 'online' && node.lastHeartbeatMs < sinceMs) return false;
+    return true;
+  }
+
   /** True when `name` is alive as far as the coordinator knows. */
   isOnline(name: string): boolean {
     return this.nodes.get(name)?.liveness === 'online';

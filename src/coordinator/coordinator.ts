@@ -134,6 +134,8 @@ export class CoordinatorCore implements PlacementHost {
   private linkUp = true;
   /** When it last went down. */
   private linkDownAtMs = 0;
+  /** When the link last came back, and until when agents may still be reconnecting after it. */
+  private linkBack: { atMs: number; graceUntilMs: number } | null = null;
   private switchCount = 0;
   private moveCount = 0;
   private lastRebalanceMs: number;
@@ -343,6 +345,10 @@ export class CoordinatorCore implements PlacementHost {
     }
     const graceMs = Math.min(this.nowMs - this.linkDownAtMs, LINK_GRACE_CAP_MS);
     this.cluster.countSilenceFrom(this.nowMs + graceMs);
+    // Reports asked for during start-up recovery may have been lost with the link: ask again, once
+    // the agents are back too (see maybeFinishRecovery).
+    this.linkBack = { atMs: this.nowMs, graceUntilMs: this.nowMs + graceMs };
+    if (!this.running) this.recoveryAskedAtMs = null;
     this.log('info', 'BROKER_LINK_UP', `broker connection back after ${this.nowMs - this.linkDownAtMs} ms: no node is suspected on silence for ${graceMs + this.options.heartbeatTimeoutMs} ms`);
   }
 
@@ -350,7 +356,8 @@ export class CoordinatorCore implements PlacementHost {
     this.expireCommands();
     // Silence is only news while the coordinator can hear: with its own link down, every node is silent.
     if (this.linkUp) for (const node of this.cluster.sweepHeartbeats(this.nowMs, this.options.heartbeatTimeoutMs)) this.onNodeDown(node.name, 'down');
-    if (!this.running) this.maybeFinishRecovery();
+    // Recovery reconciles from the replicas' reports, which cannot arrive while the link is down.
+    if (!this.running && this.linkUp) this.maybeFinishRecovery();
     this.labelOutcomes();
     if (this.running && this.reportsDeferred.size > 0 && this.nowMs - this.lastDeferredSweepMs >= this.options.stepTimeoutMs) {
       this.lastDeferredSweepMs = this.nowMs;
@@ -504,11 +511,16 @@ export class CoordinatorCore implements PlacementHost {
   /**
    * Restart recovery in two steps: first wait out `commandMaxAgeMs`, so no command of the previous
    * life can still take effect; then ask every agent for a fresh report (earlier ones may predate a
-   * late promotion) and reconcile once all answered, or once they had their retries.
+   * late promotion) and reconcile once all answered, or once they had their retries. Only while the
+   * link is up (onTick); after a broker outage, the ask waits until every online node was heard from
+   * again or the reconnect grace is over, so an agent still backing off is not taken for one without
+   * replicas.
    */
   private maybeFinishRecovery(): void {
     if (this.nowMs - this.startMs < this.options.commandMaxAgeMs) return;
     if (this.recoveryAskedAtMs === null) {
+      const back = this.linkBack;
+      if (back !== null && this.nowMs < back.graceUntilMs && !this.cluster.allOnlineHeardSince(back.atMs)) return;
       this.recoveryAskedAtMs = this.nowMs;
       for (const state of this.shards.values()) state.reports.clear();
       this.unroutedReports.clear();

@@ -89,3 +89,47 @@ test('a restart with no routing table anywhere rebuilds it from the replicas, wh
     assert.ok(world.core.routing.get(1), 'every shard is back in routing');
   }
 });
+
+test('a restarted coordinator that loses its broker during recovery waits for it, then asks again; nothing fails over', () => {
+  // Power comes back at a site: the coordinator restarts and its broker goes away again while it
+  // waits for the replica reports it recovers from. Reports asked for in the outage never arrive; a
+  // recovery run on none would fail over every shard. Cut before the ask (at 3 s) and just after it (5 s), with the answers on their way.
+  for (const cutAfterMs of [3_000, 5_001]) {
+    const world = new SimWorld({ seed: 8, nodes: 3, shards: 3, shadowsPerShard: 1, willDelayMs: 120_000, coordinator: { rebalance: false, preReplicate: false } });
+    world.runUntil(8_000);
+    assert.ok(world.core.isRunning);
+    const primaries = (): (string | null)[] => [0, 1, 2].map((shard) => world.core.routing.get(shard)!.primary);
+    const before = primaries();
+    world.restartCoordinator();
+    world.runUntil(8_000 + cutAfterMs);
+    world.cutCoordinatorLink(15_000);
+    world.runUntil(8_000 + cutAfterMs + 14_000);
+    assert.equal(world.core.isRunning, false, `cut at ${cutAfterMs} ms: recovery waits for the link`);
+    world.runUntil(8_000 + cutAfterMs + 40_000);
+    assert.ok(world.core.isRunning, `cut at ${cutAfterMs} ms: recovery finished once the link was back`);
+    const failovers = [...world.incidents.values()].filter((i) => i.kind === 'failover');
+    assert.deepEqual(failovers.map((i) => i.reason), [], `cut at ${cutAfterMs} ms: no failover`);
+    assert.deepEqual(primaries(), before);
+    assert.deepEqual(world.unsettled(), []);
+  }
+});
+
+test('after a broker outage, recovery asks for reports once every agent is back, not before', () => {
+  // An agent that comes back late (here: hung until 8 s after the link returned, as one still in its
+  // reconnect backoff would be) is waited for within the grace (the outage's length), and its shard
+  // stays where it is; asked at once, it would miss the 6 s the asks are given and its shard would fail over.
+  const world = new SimWorld({ seed: 8, nodes: 3, shards: 3, shadowsPerShard: 1, willDelayMs: 120_000, coordinator: { rebalance: false, preReplicate: false } });
+  world.runUntil(8_000);
+  const primaries = (): (string | null)[] => [0, 1, 2].map((shard) => world.core.routing.get(shard)!.primary);
+  const before = primaries();
+  world.restartCoordinator();
+  world.runUntil(13_001);
+  world.cutCoordinatorLink(15_000);
+  world.runUntil(27_000);
+  world.hangNode('n0001', 9_000);
+  world.runUntil(60_000);
+  assert.ok(world.core.isRunning);
+  assert.deepEqual([...world.incidents.values()].filter((i) => i.kind === 'failover').map((i) => i.reason), []);
+  assert.deepEqual(primaries(), before);
+  assert.deepEqual(world.unsettled(), []);
+});
