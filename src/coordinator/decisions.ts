@@ -100,16 +100,16 @@ export function candidate(node: string, risk: number, report?: { role: string; r
 }
 
 /**
- * The healthiest caught-up shadow: among shadows below `maxRisk`, those known to have received
- * through `throughLsn` come first, then those not known to lag, then those lagging but receiving,
- * then those not receiving at all; within each, the lowest node failure probability, then the name
- * (so the choice is deterministic). Null when none qualifies.
+ * The healthiest caught-up shadow of `candidates` (already filtered by the caller: a switch takes
+ * {@link eligibleTargets}, a failover every usable shadow): those known to have received through
+ * `throughLsn` come first, then those not known to lag, then those lagging but receiving, then
+ * those not receiving at all; within each, the lowest node failure probability, then the name (so
+ * the choice is deterministic). Null when there are no candidates.
  */
-export function healthiestCaughtUp(candidates: readonly Candidate[], throughLsn: number, maxRisk: number): Candidate | null {
+export function healthiestCaughtUp(candidates: readonly Candidate[], throughLsn: number): Candidate | null {
   let best: Candidate | null = null;
   let bestRank = Infinity;
   for (const option of candidates) {
-    if (option.risk >= maxRisk) continue;
     const rank = option.receivedLsn === undefined ? 1 : option.receivedLsn >= throughLsn ? 0 : option.receiving === false ? 3 : 2;
     if (best === null || rank < bestRank || (rank === bestRank && compareRisk(option, best) < 0)) {
       best = option;

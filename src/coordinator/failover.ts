@@ -135,7 +135,7 @@ export class Failover extends PromotingOperation {
       // Only shadows that follow the old primary can be caught up through its last lsn.
       const shadows = listed.filter((node) => node !== this.oldPrimary && usable(node));
       const candidates: Candidate[] = shadows.map((node) => candidate(node, ctx.cluster.risk(node), this.answers.get(node)));
-      const best = healthiestCaughtUp(candidates, primaryAnswer.receivedLsn, 1.01);
+      const best = healthiestCaughtUp(candidates, primaryAnswer.receivedLsn);
       if (best) return best.node;
       return usable(this.oldPrimary!) ? this.oldPrimary : null;
     }

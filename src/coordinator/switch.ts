@@ -100,7 +100,7 @@ export class PlannedSwitch extends PromotingOperation {
     const reports = ctx.shardState(this.shard).reports;
     const eligible = eligibleTargets(route.shadows.filter((node) => !this.failedTargets.has(node)), this.avoid, ctx.cluster, ctx.options.switchThreshold);
     const candidates: Candidate[] = eligible.map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
-    const best = healthiestCaughtUp(candidates, this.throughLsn, ctx.options.switchThreshold);
+    const best = healthiestCaughtUp(candidates, this.throughLsn);
     if (best) return best.node;
     if (this.fenced && this.oldPrimary !== null && usable(this.oldPrimary)) return this.oldPrimary;
     return null;

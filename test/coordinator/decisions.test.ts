@@ -4,7 +4,7 @@
 // whose scores are scripted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coolDownAvoids, healthiestCaughtUp, highestReceived, nextStreak, switchBlock } from '../../src/coordinator/decisions.js';
+import { coolDownAvoids, eligibleTargets, healthiestCaughtUp, highestReceived, nextStreak, switchBlock } from '../../src/coordinator/decisions.js';
 import { resolveCoordinatorOptions } from '../../src/coordinator/options.js';
 import { SimWorld } from './sim/world.js';
 
@@ -36,9 +36,11 @@ test('the target is the healthiest caught-up shadow, and a failover takes the mo
     { node: 'c', risk: 0.05 },
     { node: 'd', risk: 0.01, receivedLsn: 100 },
   ];
-  assert.equal(healthiestCaughtUp(candidates, 100, 0.8)?.node, 'd');
-  assert.equal(healthiestCaughtUp(candidates.filter((c) => c.node !== 'd'), 100, 0.8)?.node, 'b', 'caught up beats healthier but unknown');
-  assert.equal(healthiestCaughtUp([{ node: 'x', risk: 0.9, receivedLsn: 100 }], 100, 0.8), null, 'a risky shadow is no target');
+  assert.equal(healthiestCaughtUp(candidates, 100)?.node, 'd');
+  assert.equal(healthiestCaughtUp(candidates.filter((c) => c.node !== 'd'), 100)?.node, 'b', 'caught up beats healthier but unknown');
+  const cluster = { isOnline: (node: string) => node !== 'down', risk: (node: string) => (node === 'x' ? 0.9 : 0.1) };
+  assert.deepEqual(eligibleTargets(['x', 'y', 'down', 'z'], new Set(['z']), cluster, 0.8), ['y'], 'a risky, dead or cooling-down shadow is no target');
+  assert.equal(healthiestCaughtUp([], 100), null);
   const logs = [
     { node: 'a', risk: 0.1, receivedLsn: 120, lastEpoch: 3 },
     { node: 'b', risk: 0.1, receivedLsn: 100, lastEpoch: 4 },
