@@ -12,6 +12,15 @@ import { writeValidators } from './validators.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(root, 'build');
 const binDir = join(root, 'node_modules', '.bin');
+
+if (!existsSync(join(binDir, 'tsc')) || !existsSync(join(binDir, 'asc'))) {
+  process.stderr.write(`build: the build tools are not installed; run \`npm install\` in ${root} first\n`);
+  // `npx foreshard` in a checkout links it into npx's cache, which runs this script. Failing there
+  // would leave that cache half-written (every later npx then fails with "Could not read
+  // package.json", even after npm install), and npm hides this message anyway; bin/foreshard.js
+  // says what to do when it finds nothing built.
+  process.exit(process.env.npm_command === 'exec' ? 0 : 1);
+}
 mkdirSync(buildDir, { recursive: true });
 
 /** Newest modification time of every file below `dir` (recursively) whose name passes `keep`. */
