@@ -1,12 +1,13 @@
 // Proves `foreshard agent --print-unit` gives an operator a systemd unit that runs the agent they
 // described: the options carried over with paths made absolute, the password only as its file, the
 // start-up memory settings in place, mistakes refused before a unit is printed, and an ExecStart line
-// that, run as systemd would run it, starts a real agent that comes online on a real broker.
+// that, run as systemd would run it, starts a real agent that comes online on a real broker; where
+// systemd-analyze is installed, it verifies the unit.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -134,4 +135,23 @@ test('the ExecStart line, run as systemd runs it, starts an agent that comes onl
   } finally {
     await client.endAsync();
   }
+});
+
+test('systemd-analyze verify accepts the printed unit, awkward paths included', async (t) => {
+  const which = await new Promise<string | null>((resolve) => execFile('sh', ['-c', 'command -v systemd-analyze'], (error, stdout) => resolve(error ? null : stdout.trim())));
+  if (which === null) return t.skip('systemd-analyze is not on this machine (Debian package systemd)');
+  const awkward = join(dir, 'a dir with spaces, 100% and $HOME');
+  mkdirSync(awkward, { recursive: true });
+  writeFileSync(join(awkward, 'cluster.key'), 'cd'.repeat(32) + '\n');
+  const printed = await cli(['agent', '--print-unit', '--unit-user', 'foreshard', '--broker', broker.url, '--node-id', 'verify-n1', '--profile', 'hdd-archive-node',
+    '--data-dir', join(awkward, 'data'), '--cluster-key-file', join(awkward, 'cluster.key'), '--mqtt-username', 'ops', '--mqtt-password-file', 'password'], dir);
+  assert.equal(printed.code, 0, printed.stderr);
+  const unitFile = join(dir, 'foreshard-agent-verify.service');
+  writeFileSync(unitFile, printed.stdout);
+  const verified = await new Promise<{ code: number; output: string }>((resolve) =>
+    execFile(which, ['verify', '--man=no', unitFile], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr })));
+  assert.equal(verified.code, 0, verified.output);
+  assert.equal(verified.output.trim(), '', 'no warning either');
+  const words = execWords(unitField(printed.stdout, 'ExecStart')[0]!);
+  assert.equal(words[words.indexOf('--data-dir') + 1], join(awkward, 'data'));
 });
