@@ -126,8 +126,9 @@ function shadowsOf(previous: LocalClusterState | undefined, options: UpOptions, 
     return previous.shadows === undefined ? {} : { shadows: previous.shadows };
   }
   const shadows = options.shadows ?? Math.max(1, Math.min(2, options.agents - 1));
-  if (options.shadows !== undefined && shadows > options.agents - 1) {
-    throw new OperatingError('TOO_MANY_SHADOWS', `${shadows} shadows per shard need at least ${shadows + 1} agents; ${options.agents} asked for`);
+  if (shadows > options.agents - 1) {
+    // A write is acknowledged once a shadow has it, so even the default needs a second agent.
+    throw new OperatingError('TOO_MANY_SHADOWS', `${shadows} shadow${shadows === 1 ? '' : 's'} per shard need at least ${shadows + 1} agents; ${options.agents} asked for`);
   }
   return { shadows };
 }

@@ -20,6 +20,31 @@ function refuseLoginWithoutBroker(options: ParsedOptions): void {
   if (given !== undefined) throw new UsageError(`--${given} (or $${envName(given)}) is for an external --broker; the embedded broker takes no login`);
 }
 
+
+/**
+ * Under `npx foreshard up`, `up` runs below npm and a shell. Killing npx (`kill $!` in a script, a
+ * supervisor's SIGTERM) ends those two, which do not pass the signal on, and would leave `up` and
+ * every part running, adopted by init. So under npm exec, `up` stops when the process that started
+ * it is gone, as if told to. Started any other way (`node bin/foreshard.js up &`, nohup) it keeps
+ * running when its parent exits.
+ */
+function watchLauncher(onGone: () => void): void {
+  if (process.env.npm_command !== 'exec') return;
+  const launcher = process.ppid;
+  const timer = setInterval(() => {
+    try {
+      process.kill(launcher, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') return;
+      clearInterval(timer);
+      onGone();
+    }
+  }, LAUNCHER_CHECK_MS);
+  timer.unref();
+}
+
+/** How often `up` under npx checks that npx is still there. */
+const LAUNCHER_CHECK_MS = 1000;
 /** `foreshard up`: the local cluster, the default way to try foreshard. */
 export const upCommand: Command = {
   name: 'up',
@@ -36,7 +61,7 @@ export const upCommand: Command = {
     'exported again.',
   ].join('\n'),
   options: {
-    agents: { type: 'string', description: 'number of agents (storage nodes), 1-32', default: '3', valueName: '<n>' },
+    agents: { type: 'string', description: 'number of agents (storage nodes), 2-32: every shard needs a shadow on another agent before a write is acknowledged', default: '3', valueName: '<n>' },
     shards: { type: 'string', description: 'shard count, fixed when the cluster is created, 1-4096', default: '16', valueName: '<n>' },
     shadows: { type: 'string', description: 'shadows of every shard, fixed when the cluster is created (default: 2 with 3 or more agents, else 1)', valueName: '<n>' },
     'data-dir': { type: 'string', description: 'directory for all data, logs, keys and the cluster state file', default: './.foreshard', valueName: '<dir>' },
@@ -59,7 +84,7 @@ export const upCommand: Command = {
     const started = Date.now();
     const cluster = await up(
       {
-        agents: numberOption(options, 'agents', 1, 32),
+        agents: numberOption(options, 'agents', 2, 32),
         shards: numberOption(options, 'shards', 1, 4096),
         ...(options.shadows === undefined ? {} : { shadows: numberOption(options, 'shadows', 1, 15) }),
         dataDir: String(options['data-dir']),
@@ -94,11 +119,12 @@ export const upCommand: Command = {
         '',
       ].join('\n'),
     );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+    const reason = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      watchLauncher(() => resolve('the npx that started it exited'));
     });
-    process.stdout.write('stopping…\n');
+    process.stdout.write(reason.startsWith('SIG') ? 'stopping…\n' : `stopping: ${reason}…\n`);
     await cluster.stop();
     process.stdout.write('stopped\n');
     return 0;
