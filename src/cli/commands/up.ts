@@ -20,6 +20,8 @@ function refuseLoginWithoutBroker(options: ParsedOptions): void {
   if (given !== undefined) throw new UsageError(`--${given} (or $${envName(given)}) is for an external --broker; the embedded broker takes no login`);
 }
 
+/** How often `up` under npx checks that npx is still there. */
+const LAUNCHER_CHECK_MS = 1000;
 
 /**
  * Under `npx foreshard up`, `up` runs below npm and a shell. Killing npx (`kill $!` in a script, a
@@ -43,8 +45,6 @@ function watchLauncher(onGone: () => void): void {
   timer.unref();
 }
 
-/** How often `up` under npx checks that npx is still there. */
-const LAUNCHER_CHECK_MS = 1000;
 /** `foreshard up`: the local cluster, the default way to try foreshard. */
 export const upCommand: Command = {
   name: 'up',
