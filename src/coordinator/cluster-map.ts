@@ -19,7 +19,13 @@ export interface NodeInfo {
   session: string;
   dataUrl: string;
   profile: string;
+  /** When it was last heard from: a birth, a score or metrics. */
   lastHeartbeatMs: number;
+  /**
+   * When its last score or metrics came. Unlike a birth, which the broker also sends again from its
+   * retained store to a subscriber that reconnects, these are published only by a running agent.
+   */
+  lastSampleMs: number;
   /** The sampling interval its metrics announce (`intervalMs`), 0 until they arrive. */
   intervalMs: number;
   /** The node failure probability of its last score, 0 until one arrives. */
@@ -76,6 +82,7 @@ export class ClusterMap {
         dataUrl: message.dataUrl,
         profile: message.profile,
         lastHeartbeatMs: nowMs,
+        lastSampleMs: -Infinity,
         intervalMs: 0,
         failureP: 0,
         failureTop: [],
@@ -115,6 +122,7 @@ export class ClusterMap {
     const known = this.nodes.get(name);
     if (!known) return false;
     known.lastHeartbeatMs = nowMs;
+    known.lastSampleMs = nowMs;
     if (intervalMs !== undefined) known.intervalMs = Math.min(intervalMs, MAX_TRUSTED_INTERVAL_MS);
     if (known.liveness === 'online') return false;
     known.liveness = 'online';
@@ -148,9 +156,9 @@ export class ClusterMap {
     this.silenceCountsFromMs = Math.max(this.silenceCountsFromMs, fromMs);
   }
 
-  /** True when every online node has been heard from at or after `sinceMs`. */
-  allOnlineHeardSince(sinceMs: number): boolean {
-    for (const node of this.nodes.values()) if (node.liveness === 'online' && node.lastHeartbeatMs < sinceMs) return false;
+  /** True when every online node has sent a score or metrics at or after `sinceMs` (a retained birth does not count). */
+  allOnlineSampledSince(sinceMs: number): boolean {
+    for (const node of this.nodes.values()) if (node.liveness === 'online' && node.lastSampleMs < sinceMs) return false;
     return true;
   }
 
@@ -162,6 +170,18 @@ export class ClusterMap {
   /** True when `name`'s will arrived for its current session: it cannot accept writes any more. */
   isDead(name: string): boolean {
     return this.nodes.get(name)?.liveness === 'offline';
+  }
+
+  /**
+   * True when `name` is dead and has also been silent past its heartbeat limit: gone for a failover's
+   * purposes. A will alone does not prove a shadow stopped acknowledging writes. A stopped agent gets
+   * one too, and when it resumes, its data port is still connected to its primary and acknowledges
+   * again before its new birth or its next score reaches the coordinator (the will may even come
+   * after the birth). Passed over then, it may hold an acknowledged write no other replica has.
+   */
+  isGone(name: string, nowMs: number, timeoutMs: number): boolean {
+    const node = this.nodes.get(name);
+    return node?.liveness === 'offline' && nowMs - node.lastHeartbeatMs > silenceLimitMs(node, timeoutMs);
   }
 
   /** The node failure probability, 1 for unknown or dead nodes so they are never chosen. */

@@ -320,7 +320,7 @@ export class CoordinatorCore implements PlacementHost {
     if (pending.owner === null && pending.command.type === 'fence') {
       // A stale primary's fence (fenceIfStalePrimary): its answer is a replica report like any other.
       const report = readReplicaReport(message.result);
-      if (message.ok && report) this.shards.get(report.shard)?.reports.set(node, report);
+      if (message.ok && report) this.shards.get(report.shard)?.remember(node, report);
       return;
     }
     if (pending.owner === null) return this.onReportResult(pending, message);
@@ -461,8 +461,7 @@ export class CoordinatorCore implements PlacementHost {
         this.noteUnrouted(pending.node, report);
         continue;
       }
-      state.reports.set(pending.node, report);
-      state.noteEpoch(report.epoch);
+      state.remember(pending.node, report);
       reported.add(report.shard);
       // A replica routing does not list is an old primary set aside (perhaps by a previous life of
       // this coordinator): it still holds a log, so failovers consider it and it may rejoin.
@@ -512,15 +511,15 @@ export class CoordinatorCore implements PlacementHost {
    * Restart recovery in two steps: first wait out `commandMaxAgeMs`, so no command of the previous
    * life can still take effect; then ask every agent for a fresh report (earlier ones may predate a
    * late promotion) and reconcile once all answered, or once they had their retries. Only while the
-   * link is up (onTick); after a broker outage, the ask waits until every online node was heard from
-   * again or the reconnect grace is over, so an agent still backing off is not taken for one without
-   * replicas.
+   * link is up (onTick); after a broker outage, the ask waits until every online node has sent a
+   * score or metrics again (the births the broker sends on reconnect are retained, not news) or the
+   * reconnect grace is over, so an agent still backing off is not taken for one without replicas.
    */
   private maybeFinishRecovery(): void {
     if (this.nowMs - this.startMs < this.options.commandMaxAgeMs) return;
     if (this.recoveryAskedAtMs === null) {
       const back = this.linkBack;
-      if (back !== null && this.nowMs < back.graceUntilMs && !this.cluster.allOnlineHeardSince(back.atMs)) return;
+      if (back !== null && this.nowMs < back.graceUntilMs && !this.cluster.allOnlineSampledSince(back.atMs)) return;
       this.recoveryAskedAtMs = this.nowMs;
       for (const state of this.shards.values()) state.reports.clear();
       this.unroutedReports.clear();
@@ -567,8 +566,7 @@ export class CoordinatorCore implements PlacementHost {
       this.routing.create(shard);
       const state = new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor);
       for (const [node, report] of this.unroutedReports.get(shard.id)!) {
-        state.reports.set(node, report);
-        state.noteEpoch(report.epoch);
+        state.remember(node, report);
       }
       this.shards.set(shard.id, state);
       for (const node of shard.recovering) this.rememberRecovering(shard.id, node);
@@ -607,7 +605,7 @@ export class CoordinatorCore implements PlacementHost {
     for (const shard of this.routing.ids()) {
       const route = this.routing.get(shard)!;
       const state = this.shardState(shard);
-      const verdict = restartVerdict(route, state.reports);
+      const verdict = restartVerdict(route, state.reports, state.highestPrimaryEpoch);
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
       state.lastSwitch = 'unknown';

@@ -69,7 +69,7 @@ export class Failover extends PromotingOperation {
       }
     } else {
       this.answers.set(pending.node, report);
-      ctx.shardState(this.shard).reports.set(pending.node, report);
+      ctx.shardState(this.shard).remember(pending.node, report);
       this.step(ctx, `${type}-answered`, pending.node, pending, `${report.role} epoch ${report.epoch} lsn ${report.receivedLsn}`);
     }
     this.evaluate(ctx);
@@ -79,7 +79,7 @@ export class Failover extends PromotingOperation {
   onTimeout(ctx: OperationContext, pending: PendingCommand): void {
     if (this.promoting) return this.onPromotionTimeout(ctx, pending);
     if (pending.command.epoch !== this.queryEpoch || this.answers.has(pending.node)) return;
-    if (!ctx.cluster.isDead(pending.node)) this.resend(ctx, pending);
+    if (!this.gone(ctx, pending.node)) this.resend(ctx, pending);
     else this.evaluate(ctx);
   }
 
@@ -143,10 +143,18 @@ export class Failover extends PromotingOperation {
     // chosen even if its node looks unhealthy, and retried rather than passed over unless it died.
     const answered = this.replicas(ctx).flatMap((node) => {
       const answer = this.answers.get(node);
-      if (!answer || node === this.oldPrimary || ctx.cluster.isDead(node)) return [];
+      if (!answer || node === this.oldPrimary || this.gone(ctx, node)) return [];
       return [{ node, risk: ctx.cluster.risk(node), receivedLsn: answer.receivedLsn, lastEpoch: answer.lastEpoch ?? 0 }];
     });
+    // A replica that answered this failover's fence was alive after it, so its log is final and
+    // counts even if a will has come for it since; if it really died, its promotion fails and the
+    // failover asks again, by when it is gone.
     return highestReceived(answered)?.node ?? null;
+  }
+
+  /** Dead and silent past its heartbeat limit: only then is a replica's log left out ({@link ClusterMap.isGone}). */
+  private gone(ctx: OperationContext, node: string): boolean {
+    return ctx.cluster.isGone(node, ctx.nowMs, ctx.options.heartbeatTimeoutMs);
   }
 
   /** Every node that may hold the shard's log: the listed replicas and the recovering old primaries. */
@@ -157,7 +165,7 @@ export class Failover extends PromotingOperation {
   }
 
   private query(ctx: OperationContext, node: string): void {
-    if (ctx.cluster.isDead(node)) return;
+    if (this.gone(ctx, node)) return;
     const pending = ctx.send(this, node, 'fence', this.shard, this.queryEpoch);
     this.step(ctx, 'fence-sent', node, pending);
   }
@@ -188,7 +196,7 @@ export class Failover extends PromotingOperation {
         if (ctx.cluster.isOnline(this.oldPrimary)) return;
         if (this.replicas(ctx).some((node) => node !== this.oldPrimary && ctx.cluster.isDead(node))) return;
       }
-      const waiting = this.replicas(ctx).some((node) => node !== this.oldPrimary && !ctx.cluster.isDead(node) && !this.answers.has(node));
+      const waiting = this.replicas(ctx).some((node) => node !== this.oldPrimary && !this.gone(ctx, node) && !this.answers.has(node));
       if (waiting) return;
     }
     let target = this.nextTarget(ctx);

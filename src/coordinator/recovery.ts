@@ -13,12 +13,14 @@ export type RestartVerdict = 'keep' | 'reopen' | 'failover';
  * A shard whose routing primary still accepts writes at the routing epoch (and no replica is primary
  * at a newer one) is kept, and reopened if a switch had paused it: the fence that switch sent has
  * expired by now, so it can never land. Anything else needs a failover, which adopts a newer primary,
- * completes a fenced switch, or promotes the most recent log.
+ * completes a fenced switch, or promotes the most recent log. `highestPrimaryEpoch` is the newest
+ * epoch any replica was reported primary at, also in reports since cleared: a promotion the previous
+ * life made just before it stopped is a newer primary even when its report did not come again.
  */
-export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>): RestartVerdict {
+export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>, highestPrimaryEpoch = 0): RestartVerdict {
   const primaryReport = route.primary === null ? undefined : reports.get(route.primary);
   const primaryHolds = route.available && primaryReport?.role === 'primary' && primaryReport.epoch === route.epoch;
-  const newer = [...reports.values()].some((report) => report.role === 'primary' && report.epoch > route.epoch);
+  const newer = highestPrimaryEpoch > route.epoch || [...reports.values()].some((report) => report.role === 'primary' && report.epoch > route.epoch);
   if (!primaryHolds || newer) return 'failover';
   return route.writes === 'paused' ? 'reopen' : 'keep';
 }

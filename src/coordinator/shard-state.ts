@@ -39,8 +39,14 @@ export class ShardState {
   operation: ShardOperation | null = null;
   /** Old primaries that left the replica set in a switch and may rejoin as shadows. */
   readonly recovering = new Set<string>();
-  /** The last report of each replica, by node. */
+  /** The last report of each replica, by node ({@link remember}). */
   readonly reports = new Map<string, ReplicaReport>();
+  /**
+   * The highest epoch at which any replica reported itself primary, in this coordinator's life. It
+   * outlives the reports, which restart recovery clears before it asks again: a promotion its
+   * previous life made just before it stopped may be reported once and then not again in time.
+   */
+  highestPrimaryEpoch = 0;
   /** The latest explanation of the shard's score and its node's. */
   lastTop: ScoreContribution[] = [];
   lastNodeTop: ScoreContribution[] = [];
@@ -64,6 +70,13 @@ export class ShardState {
   allocateEpoch(): number {
     this.maxEpoch = Math.max(this.maxEpoch + 1, this.epochFloor);
     return this.maxEpoch;
+  }
+
+  /** Keeps `report` as `node`'s last, and notes the epochs it shows. */
+  remember(node: string, report: ReplicaReport): void {
+    this.reports.set(node, report);
+    this.noteEpoch(report.epoch);
+    if (report.role === 'primary' && report.epoch > this.highestPrimaryEpoch) this.highestPrimaryEpoch = report.epoch;
   }
 
   /** Raises the floor for new epochs to a reported one. */

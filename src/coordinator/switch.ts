@@ -54,7 +54,7 @@ export class PlannedSwitch extends PromotingOperation {
     if (this.promoting) return this.onPromotionResult(ctx, pending, message);
     const report = readReplicaReport(message.result);
     if (pending.command.type === 'report') {
-      if (message.ok && report) ctx.shardState(this.shard).reports.set(pending.node, report);
+      if (message.ok && report) ctx.shardState(this.shard).remember(pending.node, report);
       return;
     }
     if (pending.command.type !== 'fence' || pending.node !== this.oldPrimary || this.fenced) return;

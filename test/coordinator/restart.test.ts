@@ -15,6 +15,10 @@ test('restart verdicts: keep or reopen a primary that still holds its epoch, fai
   assert.equal(restartVerdict(route, new Map([['a', report('recovering', 5)]])), 'failover', 'fenced: complete the switch');
   assert.equal(restartVerdict(route, new Map([['a', report('primary', 4)], ['b', report('primary', 5)]])), 'failover', 'a newer promotion exists');
   assert.equal(restartVerdict(route, new Map()), 'failover', 'the primary did not answer');
+  // A replica promoted at epoch 5 just before the coordinator stopped reported so once; the report
+  // was cleared with the others when recovery asked again, and its answer did not come in time.
+  assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)]]), 5), 'failover', 'a newer primary reported earlier');
+  assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)]]), 4), 'keep');
   assert.equal(replicaVerdict(route, 'a', report('recovering', 4)), 'failover');
   assert.equal(replicaVerdict(route, 'b', report('shadow', 3)), 'follow', 'a shadow that missed its follow');
   assert.equal(replicaVerdict(route, 'b', undefined), 'follow', 'a shadow that lost its replica');

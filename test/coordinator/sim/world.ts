@@ -18,7 +18,7 @@
 import { CoordinatorCore } from '../../../src/coordinator/coordinator.js';
 import type { CoordinatorOptions } from '../../../src/coordinator/options.js';
 import type { Incident } from '../../../src/coordinator/incidents/incident.js';
-import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type RoutingMessage, type RoutingShard, type ScoreContribution, type ScoreEntry } from '../../../src/coordinator/types.js';
+import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type NodeStateMessage, type RoutingMessage, type RoutingShard, type ScoreContribution, type ScoreEntry } from '../../../src/coordinator/types.js';
 import { acceptsWrites, SimAgent, type AgentHost, type SimReplica } from './agent.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
@@ -48,6 +48,9 @@ export interface SimConfig {
   willDelayMs: number;
   degradeRatePerS: number;
   coordinatorRestartRatePerS: number;
+  /** Chance per second that the coordinator's broker connection is cut, for up to `linkCutMaxMs` ({@link SimWorld.cutCoordinatorLink}). */
+  linkCutRatePerS: number;
+  linkCutMaxMs: number;
   /** Check the properties after every event (off for the scale run). */
   check: boolean;
   coordinator: Partial<CoordinatorOptions>;
@@ -70,7 +73,7 @@ export const defaultSimConfig: SimConfig = {
   seed: 1, nodes: 5, shards: 8, shadowsPerShard: 1, tickMs: 100, scoreIntervalMs: 1000,
   lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 20, writeRate: 0.3, lagRate: 0.2, framesPerTick: 3,
   crashRatePerS: 0, restartAfterMs: 8000, hangRatePerS: 0, hangMaxMs: 8000, willDelayMs: 1500, degradeRatePerS: 0, coordinatorRestartRatePerS: 0,
-  check: true, coordinator: {},
+  linkCutRatePerS: 0, linkCutMaxMs: 10_000, check: true, coordinator: {},
 };
 
 /** The explanation a simulated score carries: disk await forecast against its SLO threshold. */
@@ -96,11 +99,13 @@ export class SimWorld implements AgentHost {
   private linkCutUntilMs = -1;
   now = 0;
   retainedRouting: RoutingMessage | null = null;
+  /** Each node's last published state (birth or will), as the broker retains it. */
+  private readonly retainedState = new Map<string, NodeStateMessage>();
   readonly incidents = new Map<string, Incident>();
   readonly acked = new Map<number, { lsn: number; writeId: number }[]>();
   /** Per shard, the highest epoch any replica was promoted at. */
   private readonly promotedEpoch = new Map<number, number>();
-  readonly stats = { writesAcked: 0, writesRefused: 0, coordinatorRestarts: 0, crashes: 0, hangs: 0, stalePromotions: 0, eventsRun: 0, scoreUpdates: 0, scoreHandleNs: 0n, routingPublished: 0 };
+  readonly stats = { writesAcked: 0, writesRefused: 0, coordinatorRestarts: 0, linkCuts: 0, crashes: 0, hangs: 0, stalePromotions: 0, eventsRun: 0, scoreUpdates: 0, scoreHandleNs: 0n, routingPublished: 0 };
   private writeId = 0;
   private incarnation = 0;
   private frozen = false;
@@ -146,7 +151,7 @@ export class SimWorld implements AgentHost {
       agent.degradation = 0;
       if (agent.hung) {
         this.resumeAgent(agent);
-        this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: this.birth(agent) }), true);
+        this.publishState(agent.name, this.birth(agent));
       }
       if (!agent.up) this.restartAgent(agent);
     }
@@ -185,7 +190,11 @@ export class SimWorld implements AgentHost {
   cutCoordinatorLink(forMs: number): void {
     this.linkCutUntilMs = this.now + forMs;
     this.deliverToCoordinator({ kind: 'link', connected: false });
-    this.queue.push(this.linkCutUntilMs, () => this.deliverToCoordinator({ kind: 'link', connected: true }));
+    this.queue.push(this.linkCutUntilMs, () => {
+      this.deliverToCoordinator({ kind: 'link', connected: true });
+      // The service subscribes again on every connect, and the broker sends what it retains.
+      this.deliverRetained();
+    });
   }
 
   /** Crashes `node` now; it restarts after `restartAfterMs`. */
@@ -200,11 +209,29 @@ export class SimWorld implements AgentHost {
     this.incarnation++;
     const creation = this.config.createCluster ? { shardCount: this.config.shards } : {};
     this.core = new CoordinatorCore({ options: { shadowsPerShard: this.config.shadowsPerShard, ...creation, ...this.config.coordinator }, ids: new CounterIds(`c${this.incarnation}`), startMs: this.now, generation: this.incarnation });
-    // A new subscriber gets exactly what the broker retains: routing and each node's last state.
+    this.deliverRetained();
+  }
+
+  /** What a new subscription gets: exactly what the broker retains, routing and each node's last state. */
+  private deliverRetained(): void {
     if (this.retainedRouting) this.deliverToCoordinator({ kind: 'routing', message: this.retainedRouting });
     for (const agent of this.agents.values()) {
-      const message = agent.up ? this.birth(agent) : { state: 'offline' as const, session: agent.session };
+      const message = this.retainedState.get(agent.name) ?? this.birth(agent);
       this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message });
+    }
+  }
+
+  /** A node's birth or will: the broker retains it as it is published, and delivers it (reliably, maybe late). */
+  private publishState(node: string, message: NodeStateMessage): void {
+    this.retainedState.set(node, message);
+    this.send(() => this.deliverToCoordinator({ kind: 'node-state', node, message }), true);
+    // A late will of an earlier session replaces a newer birth; the agent watches its own state
+    // topic and publishes its birth again (src/agent/mqtt-link.ts), as a running agent does.
+    const agent = this.agents.get(node)!;
+    if (message.state === 'offline' && message.session !== agent.session && agent.up) {
+      this.queue.push(this.now + this.config.maxDelayMs, () => {
+        if (agent.up && this.retainedState.get(node) === message) this.publishState(node, this.birth(agent));
+      });
     }
   }
 
@@ -268,7 +295,9 @@ export class SimWorld implements AgentHost {
 
   private faults(perSecond: number): void {
     const config = this.config;
-    if (this.random.chance(config.coordinatorRestartRatePerS * perSecond)) {
+    const linkCut = this.now < this.linkCutUntilMs;
+    // A real coordinator starts deciding only once it is connected, so no restart lands inside a cut.
+    if (!linkCut && this.random.chance(config.coordinatorRestartRatePerS * perSecond)) {
       this.config.trace?.(`${this.now} coordinator restart`);
       this.stats.coordinatorRestarts++;
       this.startCoordinator();
@@ -276,6 +305,12 @@ export class SimWorld implements AgentHost {
     const anyDown = [...this.agents.values()].some((a) => !a.up || a.hung);
     if (!anyDown && this.random.chance(config.crashRatePerS * perSecond)) this.crash(this.random.pick([...this.agents.values()]));
     else if (!anyDown && this.random.chance(config.hangRatePerS * perSecond)) this.hang(this.random.pick([...this.agents.values()]));
+    if (config.linkCutRatePerS > 0 && !linkCut && this.random.chance(config.linkCutRatePerS * perSecond)) {
+      const forMs = this.random.int(200, config.linkCutMaxMs);
+      this.config.trace?.(`${this.now} coordinator link cut for ${forMs} ms`);
+      this.stats.linkCuts++;
+      this.cutCoordinatorLink(forMs);
+    }
     if (this.random.chance(config.degradeRatePerS * perSecond)) {
       const agent = this.random.pick([...this.agents.values()]);
       if (agent.degradation === 0) agent.degradation = 0.01;
@@ -288,7 +323,7 @@ export class SimWorld implements AgentHost {
     agent.crash();
     const session = agent.session;
     // The broker publishes the will once the keepalive runs out; it is not lost, but may be late or doubled.
-    this.queue.push(this.now + this.config.willDelayMs, () => this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: { state: 'offline', session } }), true));
+    this.queue.push(this.now + this.config.willDelayMs, () => this.publishState(agent.name, { state: 'offline', session }));
     this.queue.push(this.now + this.config.restartAfterMs, () => this.restartAgent(agent));
   }
 
@@ -305,13 +340,13 @@ export class SimWorld implements AgentHost {
     this.queue.push(this.now + this.config.willDelayMs, () => {
       if (!stillThisHang()) return;
       willSent = true;
-      this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: { state: 'offline', session } }), true);
+      this.publishState(agent.name, { state: 'offline', session });
     });
     this.queue.push(this.now + hangMs, () => {
       if (!stillThisHang()) return;
       this.resumeAgent(agent);
       // Its client finds the connection dropped, reconnects and publishes its birth again (same session).
-      if (willSent) this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: this.birth(agent) }), true);
+      if (willSent) this.publishState(agent.name, this.birth(agent));
     });
   }
 
@@ -325,8 +360,7 @@ export class SimWorld implements AgentHost {
     agent.restart();
     this.config.trace?.(`${this.now} restart ${agent.name}`);
     agent.degradation = 0;
-    const birth = this.birth(agent);
-    this.send(() => this.deliverToCoordinator({ kind: 'node-state', node: agent.name, message: birth }), true);
+    this.publishState(agent.name, this.birth(agent));
   }
 
   private scoreLoop(name: string): void {
