@@ -230,13 +230,23 @@ export class CoordinatorCore implements PlacementHost {
   // ---- inputs ----
 
   private onRouting(message: RoutingMessage): void {
-    // Only the retained table read at start matters; later copies are our own publications.
+    // Only the retained table read at start matters; later copies are our own publications. The
+    // broker sends the same table again on every reconnect: that is not news.
     if (this.running || message.version < this.routing.version) return;
+    if (message.version === this.routing.version && this.shards.size > 0) return;
     if (message.shards.length > this.options.maxShards) throw new CoordinatorError('TOO_MANY_SHARDS', `${message.shards.length} shards`);
     this.routing.adopt(message);
+    const before = new Map(this.shards);
     this.shards.clear();
     for (const shard of message.shards) {
-      this.shards.set(shard.id, new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor));
+      const state = new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor);
+      // What recovery has learnt so far (the epochs replicas reported) holds for a newer table too.
+      const known = before.get(shard.id);
+      if (known) {
+        state.noteEpoch(known.maxEpoch);
+        state.highestPrimaryEpoch = known.highestPrimaryEpoch;
+      }
+      this.shards.set(shard.id, state);
       for (const node of shard.recovering ?? []) this.rememberRecovering(shard.id, node);
     }
   }
