@@ -368,6 +368,7 @@ export class CoordinatorCore implements PlacementHost {
     if (this.linkUp) for (const node of this.cluster.sweepHeartbeats(this.nowMs, this.options.heartbeatTimeoutMs)) this.onNodeDown(node.name, 'down');
     // Recovery reconciles from the replicas' reports, which cannot arrive while the link is down.
     if (!this.running && this.linkUp) this.maybeFinishRecovery();
+    if (this.running) for (const state of this.shards.values()) state.operation?.onTick(this);
     this.labelOutcomes();
     if (this.running && this.reportsDeferred.size > 0 && this.nowMs - this.lastDeferredSweepMs >= this.options.stepTimeoutMs) {
       this.lastDeferredSweepMs = this.nowMs;
@@ -454,7 +455,8 @@ export class CoordinatorCore implements PlacementHost {
 
   private askReport(node: string, attempt = 1): void {
     this.reportsAwaited.add(node);
-    this.sendCommand(null, node, 'report', undefined, undefined, {}, attempt);
+    // Not sent (the node is offline): not awaited either, or it would never be asked again once back.
+    if (this.sendCommand(null, node, 'report', undefined, undefined, {}, attempt) === null) this.reportsAwaited.delete(node);
   }
 
   private onReportResult(pending: PendingCommand, message: CommandResultMessage): void {

@@ -83,6 +83,14 @@ export class Failover extends PromotingOperation {
     else this.evaluate(ctx);
   }
 
+  /**
+   * A dead replica not yet gone is waited for (see {@link gone}); nothing but time makes it gone,
+   * so the answers are looked at again on every tick while the failover has not promoted.
+   */
+  override onTick(ctx: OperationContext): void {
+    if (!this.promoting && !this.unavailable) this.evaluate(ctx);
+  }
+
   /** A death may complete the answers; a node coming back is asked again (its old answer is stale). */
   override onNodeChange(ctx: OperationContext, node: string, change: NodeChange): void {
     if (this.promoting) {

@@ -82,6 +82,8 @@ export abstract class ShardOperation {
   onNodeChange(_ctx: OperationContext, _node: string, _change: NodeChange): void {}
   /** Called when the operation is cancelled to make room for another one. */
   onCancel(_ctx: OperationContext): void {}
+  /** Called on every decision tick, for an operation whose next step waits on time alone. */
+  onTick(_ctx: OperationContext): void {}
 
   /** Resends `pending` as a fresh command (new cmdId, so the agent does not answer from its replay cache). */
   protected resend(ctx: OperationContext, pending: PendingCommand): PendingCommand | null {

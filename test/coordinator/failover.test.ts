@@ -196,3 +196,22 @@ test('a shadow whose will comes late, after it resumed, is still asked: it may h
   for (const write of acked) assert.equal(log[write.lsn - 1]?.writeId, write.writeId, `the new primary ${after.primary} holds acknowledged write ${write.writeId}`);
   assert.deepEqual(world.unsettled(), []);
 });
+
+test('a shadow that died just before its primary is waited for only until its silence is past the limit, then passed over', () => {
+  // A shadow's will alone does not prove it stopped acknowledging (the test above), so a failover
+  // waits for a dead shadow until it has been silent past its heartbeat limit. Then it must go on by
+  // itself: nothing else happens to wake it when the shadow really died.
+  const world = new SimWorld({ seed: 13, nodes: 3, shards: 1, shadowsPerShard: 2, writeRate: 1, willDelayMs: 10, coordinator: { heartbeatTimeoutMs: 3_000, rebalance: false, preReplicate: false } });
+  world.runUntil(10_000);
+  assert.deepEqual(world.core.routing.get(0)!.primary, 'n0000');
+  world.config.restartAfterMs = 60_000;
+  world.crashNode('n0001');
+  world.runUntil(10_100);
+  world.crashNode('n0000');
+  world.runUntil(18_000);
+  const route = world.core.routing.get(0)!;
+  assert.equal(route.primary, 'n0002', 'the surviving shadow is promoted');
+  assert.equal(route.writes, 'open');
+  const incident = [...world.incidents.values()].find((i) => i.kind === 'failover')!;
+  assert.ok(incident.closedAtMs! - incident.openedAtMs <= 5_000, `within the shadow's 3 s limit and a step (${incident.closedAtMs! - incident.openedAtMs} ms)`);
+});

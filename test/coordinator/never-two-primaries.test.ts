@@ -64,13 +64,14 @@ test(`never two primaries, no acknowledged write lost (${seeds} seeds)`, () => {
   if (seeds >= 50) assert.ok(totals.crashes > 0 && totals.hangs > 0 && totals.restarts > 0 && totals.linkCuts > 0 && totals.incidents > 0, 'the faults must actually happen');
 });
 
-test('never two primaries, no acknowledged write lost, with hangs of up to 15 s and wills up to 10 s late (100 seeds)', () => {
+test('never two primaries, no acknowledged write lost, with hangs of up to 15 s and wills up to 10 s late (101 seeds)', () => {
   // Four nodes, so more shards share each one; the will comes 10 s after a hang on odd seeds (an
   // agent at its default 10 s keep-alive on Mosquitto), long after the heartbeat timeout. Seed 2656
   // found a restarted coordinator forgetting a newer primary when the broker sent it the retained
-  // routing table again on reconnect (docs/e2e.md).
+  // routing table again on reconnect; seed 3642 a node asked for a report while offline and never
+  // asked again, so a stale promotion it carried out late was never undone (docs/e2e.md).
   let acked = 0;
-  for (let seed = 2601; seed <= 2700; seed++) {
+  for (const seed of [...Array.from({ length: 100 }, (_, i) => 2601 + i), 3642]) {
     let world: SimWorld;
     try {
       world = runSeed(seed, { nodes: 4, hangMaxMs: 15_000, willDelayMs: seed % 2 === 1 ? 10_000 : 2_000, linkCutRatePerS: 0.03 });
