@@ -7,8 +7,11 @@
  * network that loses, delays and duplicates messages. Faults: agent crashes and restarts, agent hangs
  * (the process stops and later resumes where it was: its will may come while it still holds its
  * replicas, and it may take writes again after it resumes), one node down or hung at a time (the
- * failure model `minShadowAcks = 1` tolerates), degrading hosts whose scores rise, and coordinator
- * restarts that keep only what a broker retains.
+ * failure model `minShadowAcks = 1` tolerates), degrading hosts whose scores rise, coordinator
+ * restarts that keep only what a broker retains, and cuts of the coordinator's broker connection,
+ * after which the broker sends what it retains again. The broker retains each node's birth or will
+ * as published, so a late will of an earlier session can replace a newer birth (which the agent
+ * then publishes again).
  *
  * The checker runs inside: after every event, at most one replica per shard accepts writes at the
  * highest accepting epoch; on every acknowledged write, the replica that acknowledged it is that
