@@ -181,7 +181,8 @@ export class ClusterMap {
    */
   isGone(name: string, nowMs: number, timeoutMs: number): boolean {
     const node = this.nodes.get(name);
-    return node?.liveness === 'offline' && nowMs - node.lastHeartbeatMs > silenceLimitMs(node, timeoutMs);
+    // Silence is counted as in the heartbeat sweep: not over the coordinator's own broker outage.
+    return node?.liveness === 'offline' && nowMs - Math.max(node.lastHeartbeatMs, this.silenceCountsFromMs) > silenceLimitMs(node, timeoutMs);
   }
 
   /** The node failure probability, 1 for unknown or dead nodes so they are never chosen. */
