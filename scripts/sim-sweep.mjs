@@ -16,6 +16,8 @@ const mixes = {
   'heavy-cuts': { linkCutRatePerS: 0.1, coordinatorRestartRatePerS: 0.05, lossRate: 0.2, shadowsPerShard: 2 },
   fast: { degradeRatePerS: 0.3, linkCutRatePerS: 0.04, coordinator: { switchCooldownMs: 2_000, heartbeatTimeoutMs: 3_000, preReplicateCooldownMs: 2_000, rebalanceIntervalMs: 1_000 } },
   'three-node': { nodes: 3, shards: 4, shadowsPerShard: 1, hangMaxMs: 12_000, linkCutRatePerS: 0.03 },
+  'quick-wills': { willDelayMs: 500, hangMaxMs: 4_000, linkCutRatePerS: 0.03, coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 2_000, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 3_000 } },
+  churn: { crashRatePerS: 0.1, hangRatePerS: 0.1, restartAfterMs: 3000, linkCutRatePerS: 0.03, shards: 12 },
 };
 
 const args = process.argv.slice(2);

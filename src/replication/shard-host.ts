@@ -28,6 +28,13 @@ interface ShardEntry extends ServedShard {
 /** This node's replicas and data port. Create with `ShardHost.start`. */
 export class ShardHost {
   private readonly shards = new Map<number, ShardEntry>();
+  /**
+   * The epoch of each fence that came for a shard this node holds no replica of. A `follow` sent
+   * before such a fence can arrive after it; creating the shadow then would let the old primary
+   * gain acknowledgements at an epoch the fence was meant to close. Kept in memory (a restart is a
+   * new session, whose commands are the only ones taken) and bounded by {@link MAX_ABSENT_FLOORS}.
+   */
+  private readonly absentFloors = new Map<number, number>();
   private readonly context: HostContext;
   private readonly dataPort: DataPort;
   private closed = false;
@@ -92,6 +99,7 @@ export class ShardHost {
 
   /** `fence`: the primary stops taking writes at `epoch` (>= its own), finishes those in flight, and reports its last lsn. */
   async fence(shard: number, epoch: number): Promise<ShardCommandOutcome> {
+    if (!this.shards.has(shard)) this.noteAbsentFloor(shard, epoch);
     const entry = this.entry(shard);
     const result = await entry.replica.fence(epoch);
     this.syncPublisher(entry);
@@ -184,6 +192,9 @@ export class ShardHost {
     const existing = this.shards.get(shard);
     if (existing && existing.replica.role !== 'shadow') throw new ReplicationError('SHARD_EXISTS', `shard ${shard} already has a ${existing.replica.role} replica on node ${this.options.node}`);
     if (!existing) {
+      const floor = this.absentFloors.get(shard) ?? 0;
+      if (epoch < floor) throw new ReplicationError('STALE_EPOCH', `epoch ${epoch} is below ${floor}, which a fence of shard ${shard} carried before this node held it`, { epoch: floor });
+      this.absentFloors.delete(shard);
       const replica = await this.openReplica(shard, 'shadow', epoch, applyDelayMs ?? this.options.applyDelayMs);
       this.shards.set(shard, { replica, publisher: undefined, primary: primary.node, demoted: true, follower: undefined, installing: false });
     }
@@ -239,6 +250,7 @@ export class ShardHost {
    * stops receiving; both are `recovering` until told to promote or follow.
    */
   async fenceAt(shard: number, epoch: number): Promise<ReplicaState> {
+    if (!this.shards.has(shard)) this.noteAbsentFloor(shard, epoch);
     const entry = this.entry(shard);
     await entry.follower?.stop();
     entry.follower = undefined;
@@ -356,6 +368,11 @@ export class ShardHost {
     if (this.closed) throw new ReplicationError('CLOSED', `shard host ${this.options.node} is closed`);
   }
 
+  private noteAbsentFloor(shard: number, epoch: number): void {
+    if (!this.absentFloors.has(shard) && this.absentFloors.size >= MAX_ABSENT_FLOORS) this.absentFloors.delete(this.absentFloors.keys().next().value!);
+    this.absentFloors.set(shard, Math.max(this.absentFloors.get(shard) ?? 0, epoch));
+  }
+
   private entry(shard: number): ShardEntry {
     this.requireOpen();
     const entry = this.shards.get(shard);
@@ -450,6 +467,9 @@ export class ShardHost {
     return outcome;
   }
 }
+
+/** How many absent shards' fence epochs a host keeps (the coordinator's default shard limit). */
+const MAX_ABSENT_FLOORS = 4096;
 
 function staleEpoch(entry: ShardEntry, epoch: number): ReplicationError {
   return new ReplicationError('STALE_EPOCH', `epoch ${epoch} is not above shard ${entry.replica.options.shard}'s epoch ${entry.replica.epoch}`, { epoch: entry.replica.epoch });

@@ -237,3 +237,27 @@ test('rollback to T: the shadow serves its state as of T; the unapplied tail aft
   const read = await client2.request({ op: 'get', shard: 0, epoch: 2, key: utf8('k2') });
   assert.ok(read.ok && Buffer.from(read.value!).toString() === 'before');
 });
+
+test('a follow that arrives after a fence of a shard this node did not hold yet is refused, so the old primary gains no acknowledgement', async (t) => {
+  // The coordinator adds a shadow (follow at epoch 1) and then, its primary silent, fences every
+  // replica at epoch 2. The fence reaches the new node first, when it holds nothing (NO_REPLICA);
+  // creating the shadow at epoch 1 afterwards would let the old primary, if it resumes, have its
+  // writes acknowledged by it (simulator seed 1890, with 2 s heartbeats and wills 0.5 s after a stop).
+  const hosts: TestHost[] = [];
+  stopAll(t, hosts);
+  const primary = await startHost('p1');
+  const late = await startHost('s9');
+  hosts.push(primary, late);
+  await primary.host.openShard(0, 'primary', 1);
+  // The agent's `fence` and `follow` commands (src/agent/replication-host.ts).
+  await assert.rejects(late.host.fenceAt(0, 2), (error: Error & { code?: string }) => error.code === 'UNKNOWN_SHARD');
+  await assert.rejects(late.host.followAt(0, 1, { node: 'p1', dataUrl: primary.host.dataUrl }), (error: Error & { code?: string }) => error.code === 'STALE_EPOCH');
+  assert.equal(late.host.replica(0), undefined, 'no replica was created');
+  const client = await connectClient(primary.host);
+  t.after(() => client.close());
+  // With no shadow, the old primary's write is not acknowledged (minShadowAcks 1).
+  assert.notEqual(await put(client, 'k', 'v'), 'ok');
+  // A follow at the fence's epoch or later is taken.
+  const state = await late.host.followAt(0, 2, { node: 'p1', dataUrl: primary.host.dataUrl });
+  assert.equal(state.epoch, 2);
+});

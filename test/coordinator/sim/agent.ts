@@ -58,6 +58,8 @@ export class SimAgent {
   session: string;
   private lives = 1;
   readonly replicas = new Map<number, SimReplica>();
+  /** Epochs fences carried for shards this agent held no replica of (ShardHost's `absentFloors`). */
+  private readonly absentFloors = new Map<number, number>();
   private readonly resultCache = new Map<string, CommandResultMessage>();
   private waitingPromotes: CommandMessage[] = [];
   /** Commands that arrived while hung, handled in order when it resumes. */
@@ -162,7 +164,10 @@ export class SimAgent {
 
   private fence(command: CommandMessage): CommandResultMessage {
     const replica = this.replicas.get(command.shard!);
-    if (!replica) return failure(command, 'NO_REPLICA', 'no such replica');
+    if (!replica) {
+      this.absentFloors.set(command.shard!, Math.max(this.absentFloors.get(command.shard!) ?? 0, command.epoch!));
+      return failure(command, 'NO_REPLICA', 'no such replica');
+    }
     replica.epoch = Math.max(replica.epoch, command.epoch!);
     if (replica.role === 'primary' && !acceptsWrites(replica)) replica.role = 'recovering';
     if (replica.role === 'shadow') {
@@ -207,6 +212,9 @@ export class SimAgent {
     let replica = this.replicas.get(command.shard!);
     if (replica && epoch < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, this.report(replica));
     if (!replica) {
+      const floor = this.absentFloors.get(command.shard!) ?? 0;
+      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`);
+      this.absentFloors.delete(command.shard!);
       replica = { shard: command.shard!, node: this.name, role: 'shadow', epoch, acceptEpoch: null, source: primary, log: [] };
       this.replicas.set(replica.shard, replica);
     }
