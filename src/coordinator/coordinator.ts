@@ -617,7 +617,7 @@ export class CoordinatorCore implements PlacementHost {
     for (const shard of this.routing.ids()) {
       const route = this.routing.get(shard)!;
       const state = this.shardState(shard);
-      const verdict = restartVerdict(route, state.reports, state.highestPrimaryEpoch);
+      const verdict = restartVerdict(route, state.reports, state.highestPrimaryEpoch, state.maxEpoch);
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
       state.lastSwitch = 'unknown';

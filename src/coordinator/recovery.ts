@@ -17,10 +17,12 @@ export type RestartVerdict = 'keep' | 'reopen' | 'failover';
  * epoch any replica was reported primary at, also in reports since cleared: a promotion the previous
  * life made just before it stopped is a newer primary even when its report did not come again.
  */
-export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>, highestPrimaryEpoch = 0): RestartVerdict {
+export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>, highestPrimaryEpoch = 0, highestEpoch = 0): RestartVerdict {
   const primaryReport = route.primary === null ? undefined : reports.get(route.primary);
   const primaryHolds = route.available && primaryReport?.role === 'primary' && primaryReport.epoch === route.epoch;
-  const newer = highestPrimaryEpoch > route.epoch || [...reports.values()].some((report) => report.role === 'primary' && report.epoch > route.epoch);
+  // A replica at a newer epoch (promoted, or fenced by a failover the previous life did not finish)
+  // cannot follow the routing primary any more: only a failover at a fresh epoch brings it back.
+  const newer = highestPrimaryEpoch > route.epoch || highestEpoch > route.epoch || [...reports.values()].some((report) => report.epoch > route.epoch);
   if (!primaryHolds || newer) return 'failover';
   return route.writes === 'paused' ? 'reopen' : 'keep';
 }
@@ -34,6 +36,9 @@ export type ReplicaVerdict = 'ok' | 'failover' | 'follow';
  * missed a follow, or restarted) is told to follow again.
  */
 export function replicaVerdict(route: Readonly<RoutingShard>, node: string, report: ReplicaReport | undefined): ReplicaVerdict {
+  // A replica promoted or fenced past the routing epoch (by a coordinator life that stopped before
+  // publishing it) can never follow at the routing epoch: a failover moves the shard past it.
+  if (report && report.epoch > route.epoch) return 'failover';
   if (route.primary === node) return report && report.role === 'primary' && report.epoch === route.epoch ? 'ok' : 'failover';
   if (route.primary === null) return 'ok';
   return report && report.role === 'shadow' && report.epoch >= route.epoch ? 'ok' : 'follow';
