@@ -14,7 +14,7 @@
  * @module
  */
 import { readReplicaReport, ShardOperation, type NodeChange, type OperationContext, type OperationKind, type PendingCommand } from './operation.js';
-import type { CommandResultMessage } from './types.js';
+import type { CommandResultMessage, ReplicaReport } from './types.js';
 
 /** What to change. */
 export interface ReplicaChangePlan {
@@ -41,6 +41,8 @@ export class ReplicaChange extends ShardOperation {
   private primary = '';
   /** The removed shadow's last lsn once fenced; null before. */
   private removedLsn: number | null = null;
+  /** The epoch of the removed shadow's last entry, once fenced. */
+  private removedLastEpoch = 0;
   /** The step in progress; answers for any other step (late duplicates) are ignored. */
   private phase: Phase = 'adding';
 
@@ -82,10 +84,11 @@ export class ReplicaChange extends ShardOperation {
         if (!message.ok && message.error?.code === 'NO_REPLICA') return this.removeFromRouting(ctx, pending.node);
         if (!message.ok || !report) return ctx.finish(this);
         this.removedLsn = report.receivedLsn;
+        this.removedLastEpoch = report.lastEpoch ?? 0;
         this.phase = 'polling';
         return this.pollOthers(ctx, 1);
       case 'report':
-        if (message.ok && report && this.removedLsn !== null && report.receivedLsn >= this.removedLsn) return this.sendDrop(ctx);
+        if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
         if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');
         this.resend(ctx, pending);
         return;
@@ -178,4 +181,15 @@ export class ReplicaChange extends ShardOperation {
     }
     ctx.finish(this);
   }
+}
+
+/**
+ * True when a replica that reports `report` holds every entry of a log that ended at `lsn` with an
+ * entry of epoch `lastEpoch`: its own log ends at a newer epoch (whose primary was promoted holding
+ * every acknowledged write), or at the same epoch and at least as far. An lsn alone is not enough:
+ * a shadow that kept a tail of an older epoch can be as long and still lack the newer entries.
+ */
+function holdsLogOf(report: ReplicaReport, lastEpoch: number, lsn: number): boolean {
+  const own = report.lastEpoch ?? 0;
+  return own > lastEpoch || (own === lastEpoch && report.receivedLsn >= lsn);
 }
