@@ -89,6 +89,9 @@ export class ReplicaChange extends ShardOperation {
         return this.pollOthers(ctx, 1);
       case 'report':
         if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
+        // A listed replica that is not following (a stale primary, say) will not catch up by itself:
+        // polling it again only loads the broker; it must rejoin first (the core's reconcile).
+        if (message.ok && report && report.role !== 'shadow') return this.giveUp(ctx, `${pending.node} is listed as a shadow but reports ${report.role} at epoch ${report.epoch}`);
         if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');
         this.resend(ctx, pending);
         return;
