@@ -138,7 +138,7 @@ export class ClusterMap {
   sweepHeartbeats(nowMs: number, timeoutMs: number): NodeInfo[] {
     const stopped: NodeInfo[] = [];
     for (const node of this.nodes.values()) {
-      if (node.liveness === 'online' && nowMs - Math.max(node.lastHeartbeatMs, this.silenceCountsFromMs) > silenceLimitMs(node, timeoutMs)) {
+      if (node.liveness === 'online' && this.silentTooLong(node, nowMs, timeoutMs)) {
         node.liveness = 'suspect';
         node.downSinceMs = nowMs;
         stopped.push(node);
@@ -181,8 +181,12 @@ export class ClusterMap {
    */
   isGone(name: string, nowMs: number, timeoutMs: number): boolean {
     const node = this.nodes.get(name);
-    // Silence is counted as in the heartbeat sweep: not over the coordinator's own broker outage.
-    return node?.liveness === 'offline' && nowMs - Math.max(node.lastHeartbeatMs, this.silenceCountsFromMs) > silenceLimitMs(node, timeoutMs);
+    return node?.liveness === 'offline' && this.silentTooLong(node, nowMs, timeoutMs);
+  }
+
+  /** Silent past its limit, counting no silence before {@link countSilenceFrom} (the coordinator's own outage). */
+  private silentTooLong(node: NodeInfo, nowMs: number, timeoutMs: number): boolean {
+    return nowMs - Math.max(node.lastHeartbeatMs, this.silenceCountsFromMs) > silenceLimitMs(node, timeoutMs);
   }
 
   /** The node failure probability, 1 for unknown or dead nodes so they are never chosen. */

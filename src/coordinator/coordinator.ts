@@ -242,10 +242,7 @@ export class CoordinatorCore implements PlacementHost {
       const state = new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor);
       // What recovery has learnt so far (the epochs replicas reported) holds for a newer table too.
       const known = before.get(shard.id);
-      if (known) {
-        state.noteEpoch(known.maxEpoch);
-        state.highestPrimaryEpoch = known.highestPrimaryEpoch;
-      }
+      if (known) state.noteEpoch(known.maxEpoch);
       this.shards.set(shard.id, state);
       for (const node of shard.recovering ?? []) this.rememberRecovering(shard.id, node);
     }
@@ -623,7 +620,7 @@ export class CoordinatorCore implements PlacementHost {
     for (const shard of this.routing.ids()) {
       const route = this.routing.get(shard)!;
       const state = this.shardState(shard);
-      const verdict = restartVerdict(route, state.reports, state.highestPrimaryEpoch, state.maxEpoch);
+      const verdict = restartVerdict(route, state.reports, state.maxEpoch);
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
       state.lastSwitch = 'unknown';

@@ -13,16 +13,16 @@ export type RestartVerdict = 'keep' | 'reopen' | 'failover';
  * A shard whose routing primary still accepts writes at the routing epoch (and no replica is primary
  * at a newer one) is kept, and reopened if a switch had paused it: the fence that switch sent has
  * expired by now, so it can never land. Anything else needs a failover, which adopts a newer primary,
- * completes a fenced switch, or promotes the most recent log. `highestPrimaryEpoch` is the newest
- * epoch any replica was reported primary at, also in reports since cleared: a promotion the previous
- * life made just before it stopped is a newer primary even when its report did not come again.
+ * completes a fenced switch, or promotes the most recent log. `highestEpoch` is the newest epoch any
+ * replica reported, also in reports since cleared (`ShardState.maxEpoch`): a promotion the previous
+ * life made just before it stopped counts even when its report did not come again.
  */
-export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>, highestPrimaryEpoch = 0, highestEpoch = 0): RestartVerdict {
+export function restartVerdict(route: Readonly<RoutingShard>, reports: ReadonlyMap<string, ReplicaReport>, highestEpoch = 0): RestartVerdict {
   const primaryReport = route.primary === null ? undefined : reports.get(route.primary);
   const primaryHolds = route.available && primaryReport?.role === 'primary' && primaryReport.epoch === route.epoch;
   // A replica at a newer epoch (promoted, or fenced by a failover the previous life did not finish)
   // cannot follow the routing primary any more: only a failover at a fresh epoch brings it back.
-  const newer = highestPrimaryEpoch > route.epoch || highestEpoch > route.epoch || [...reports.values()].some((report) => report.epoch > route.epoch);
+  const newer = highestEpoch > route.epoch || [...reports.values()].some((report) => report.epoch > route.epoch);
   if (!primaryHolds || newer) return 'failover';
   return route.writes === 'paused' ? 'reopen' : 'keep';
 }

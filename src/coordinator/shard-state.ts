@@ -39,14 +39,12 @@ export class ShardState {
   operation: ShardOperation | null = null;
   /** Old primaries that left the replica set in a switch and may rejoin as shadows. */
   readonly recovering = new Set<string>();
-  /** The last report of each replica, by node ({@link remember}). */
-  readonly reports = new Map<string, ReplicaReport>();
   /**
-   * The highest epoch at which any replica reported itself primary, in this coordinator's life. It
-   * outlives the reports, which restart recovery clears before it asks again: a promotion its
-   * previous life made just before it stopped may be reported once and then not again in time.
+   * The last report of each replica, by node ({@link remember}). Restart recovery clears them before
+   * it asks again; {@link maxEpoch} keeps the epochs they showed (a promotion the previous life made
+   * just before it stopped may be reported once and then not again in time).
    */
-  highestPrimaryEpoch = 0;
+  readonly reports = new Map<string, ReplicaReport>();
   /** The latest explanation of the shard's score and its node's. */
   lastTop: ScoreContribution[] = [];
   lastNodeTop: ScoreContribution[] = [];
@@ -72,11 +70,10 @@ export class ShardState {
     return this.maxEpoch;
   }
 
-  /** Keeps `report` as `node`'s last, and notes the epochs it shows. */
+  /** Keeps `report` as `node`'s last, and notes its epoch. */
   remember(node: string, report: ReplicaReport): void {
     this.reports.set(node, report);
     this.noteEpoch(report.epoch);
-    if (report.role === 'primary' && report.epoch > this.highestPrimaryEpoch) this.highestPrimaryEpoch = report.epoch;
   }
 
   /** Raises the floor for new epochs to a reported one. */

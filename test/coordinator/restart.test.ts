@@ -22,7 +22,7 @@ test('restart verdicts: keep or reopen a primary that still holds its epoch, fai
   // A shadow fenced at 5 by a failover the previous life did not finish refuses the primary's
   // frames at 4: only a failover at a fresh epoch brings it back (simulator seed 771, churn mix).
   assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)], ['b', report('recovering', 5)]])), 'failover');
-  assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)]]), 4, 5), 'failover', 'an epoch reported earlier counts too');
+  assert.equal(restartVerdict({ ...route, writes: 'open' }, new Map([['a', report('primary', 4)]]), 5), 'failover', 'an epoch reported earlier counts too');
   assert.equal(replicaVerdict({ ...route, writes: 'open' }, 'b', report('primary', 5)), 'failover', 'a running coordinator moves past a replica promoted beyond the routing epoch');
   assert.equal(replicaVerdict(route, 'a', report('recovering', 4)), 'failover');
   assert.equal(replicaVerdict(route, 'b', report('shadow', 3)), 'follow', 'a shadow that missed its follow');
