@@ -1,0 +1,54 @@
+/**
+ * The fault mixes of the property test (test/coordinator/never-two-primaries.test.ts) and of
+ * scripts/sim-sweep.mjs, in one place: the base settings every seed runs with, and each named mix's
+ * changes to them. docs/e2e.md ("Eleventh session") says what each mix found.
+ */
+import type { SimConfig } from './world.js';
+
+/** The base settings for `seed`. */
+export function baseSimConfig(seed: number): Partial<SimConfig> {
+  return {
+    seed,
+    nodes: 5,
+    shards: 6,
+    shadowsPerShard: seed % 3 === 0 ? 2 : 1,
+    lossRate: 0.1,
+    duplicateRate: 0.1,
+    maxDelayMs: 400,
+    crashRatePerS: 0.05,
+    // Hangs: a stopped agent keeps its replicas and resumes where it was. Its will comes before the
+    // heartbeat timeout on odd seeds (Aedes with a 1 s keepalive) and after it on even ones (Mosquitto).
+    hangRatePerS: 0.05,
+    hangMaxMs: 8_000,
+    willDelayMs: seed % 2 === 1 ? 1_500 : 6_000,
+    degradeRatePerS: 0.1,
+    coordinatorRestartRatePerS: 0.02,
+    // The coordinator's own broker connection drops (a broker restart, a partition) for up to 10 s.
+    linkCutRatePerS: 0.02,
+    linkCutMaxMs: 10_000,
+    coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 3_000 },
+  };
+}
+
+/** Each named mix's changes to the base settings, for a seed. */
+export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimConfig>>> = Object.freeze({
+  default: () => ({}),
+  'no-cuts': () => ({ linkCutRatePerS: 0 }),
+  'two-shadows': () => ({ shadowsPerShard: 2, linkCutRatePerS: 0.05 }),
+  // Four nodes; the will comes 10 s after a hang on odd seeds (an agent at its default 10 s
+  // keep-alive on Mosquitto), long after the heartbeat timeout.
+  'long-hang': (seed) => ({ nodes: 4, hangMaxMs: 15_000, willDelayMs: seed % 2 === 1 ? 10_000 : 2_000, linkCutRatePerS: 0.03 }),
+  lossy: () => ({ lossRate: 0.3, duplicateRate: 0.2, maxDelayMs: 1500, coordinatorRestartRatePerS: 0.05 }),
+  'heavy-cuts': () => ({ linkCutRatePerS: 0.1, coordinatorRestartRatePerS: 0.05, lossRate: 0.2, shadowsPerShard: 2 }),
+  fast: () => ({ degradeRatePerS: 0.3, linkCutRatePerS: 0.04, coordinator: { switchCooldownMs: 2_000, heartbeatTimeoutMs: 3_000, preReplicateCooldownMs: 2_000, rebalanceIntervalMs: 1_000 } }),
+  'three-node': () => ({ nodes: 3, shards: 4, shadowsPerShard: 1, hangMaxMs: 12_000, linkCutRatePerS: 0.03 }),
+  'quick-wills': () => ({ willDelayMs: 500, hangMaxMs: 4_000, linkCutRatePerS: 0.03, coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 2_000, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 3_000 } }),
+  churn: () => ({ crashRatePerS: 0.1, hangRatePerS: 0.1, restartAfterMs: 3000, linkCutRatePerS: 0.03, shards: 12 }),
+});
+
+/** The settings of `seed` in mix `name`. */
+export function mixConfig(name: string, seed: number): Partial<SimConfig> {
+  const mix = SIM_MIXES[name];
+  if (!mix) throw new Error(`unknown mix ${JSON.stringify(name)}; one of ${Object.keys(SIM_MIXES).join(', ')}`);
+  return { ...baseSimConfig(seed), ...mix(seed) };
+}
