@@ -2,6 +2,9 @@
  * `npm run bench -- coordinator`: decision time per score update of the coordinator core at scale
  * (1,000 nodes, 10,000 shards), next to a peer measured in the same run: the same streak check done
  * by scanning every shard of the routing table per score, as a core without the by-node index would.
+ * Then the cost of one decision tick (every 200 ms by default) at 10,000 and 100,000 shards, quiet
+ * and with a dead node's failovers in flight, next to a peer that only visits every shard once, as a
+ * tick that walked the whole table would at least.
  */
 import { CoordinatorCore } from '../src/coordinator/coordinator.js';
 import { nextStreak } from '../src/coordinator/decisions.js';
@@ -12,7 +15,7 @@ const nodeCount = 1000;
 const shardCount = 10_000;
 const rounds = 5;
 
-function buildCore(): { core: CoordinatorCore; nodes: string[]; nowMs: number } {
+function buildCore(nodeCount: number, shardCount: number): { core: CoordinatorCore; nodes: string[]; nowMs: number } {
   const core = new CoordinatorCore({ ids: new CounterIds('bench'), startMs: 0, generation: 1, options: { rebalance: false, preReplicate: false, reportIntervalMs: 0 } });
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i}`);
   const shards: RoutingShard[] = Array.from({ length: shardCount }, (_, id) => ({
@@ -22,6 +25,8 @@ function buildCore(): { core: CoordinatorCore; nodes: string[]; nowMs: number } 
   for (const node of nodes) core.handle({ kind: 'node-state', node, message: { state: 'online', session: `${node}-1`, ts: 0, version: 'bench', profile: 'bench', dataUrl: '' } }, 0);
   // Recovery: wait out commandMaxAgeMs, then answer the coordinator's replica reports as agents would.
   const holdMs = core.options.commandMaxAgeMs;
+  // Every node has sent a score by then, or the heartbeat sweep would take them all for down.
+  for (const node of nodes) core.handle({ kind: 'score', node, message: scoreFor(node, [], holdMs - 1) }, holdMs - 1);
   const asked = core.handle({ kind: 'tick' }, holdMs);
   for (const intent of asked) {
     if (intent.kind !== 'send-command' || intent.command.type !== 'report') continue;
@@ -32,7 +37,8 @@ function buildCore(): { core: CoordinatorCore; nodes: string[]; nowMs: number } 
     core.handle({ kind: 'cmd-result', node: intent.node, message: { cmdId: intent.command.cmdId, ok: true, result: { replicas } } }, holdMs + 2);
   }
   core.handle({ kind: 'tick' }, holdMs + 3);
-  if (!core.isRunning || core.switchesInFlight + core.movesInFlight > 0) throw new Error('bench: the core did not recover into a quiet cluster');
+  const busy = shards.filter((shard) => core.operationOf(shard.id) !== null).length;
+  if (!core.isRunning || busy > 0) throw new Error(`bench: the core did not recover into a quiet cluster (${busy} shards busy)`);
   return { core, nodes, nowMs: holdMs + 4 };
 }
 
@@ -44,7 +50,12 @@ function scoreFor(node: string, shards: readonly number[], ts: number): ScoreMes
 
 /** Runs the benchmark. */
 export async function run(): Promise<void> {
-  const { core, nodes, nowMs } = buildCore();
+  scoreUpdates();
+  ticks();
+}
+
+function scoreUpdates(): void {
+  const { core, nodes, nowMs } = buildCore(nodeCount, shardCount);
   const shardsOf = nodes.map((node) => [...core.routing.shardsOn(node)]);
   const messages = nodes.map((node, i) => scoreFor(node, shardsOf[i]!, 0));
   let ts = nowMs;
@@ -77,4 +88,31 @@ export async function run(): Promise<void> {
     ['peer (scan all shards)', peerUs, 1],
   ]));
   console.log(`${nodeCount} nodes, ${shardCount} shards, ${shardCount / nodeCount} primaries per node; median of ${rounds} rounds`);
+}
+
+/** One tick's cost, quiet and with one dead node's shards failing over, next to one visit of every shard. */
+function ticks(): void {
+  const rows: (string | number)[][] = [['decision tick', 'µs (median of rounds)', 'ratio to peer']];
+  for (const shards of [10_000, 100_000]) {
+    const { core, nodes, nowMs } = buildCore(nodeCount, shards);
+    // Every node has just sent a score, and the clock stands still, so no node falls silent while the ticks are timed.
+    const ts = nowMs;
+    for (const node of nodes) core.handle({ kind: 'score', node, message: scoreFor(node, [], ts) }, ts);
+    const tick = (): void => { core.handle({ kind: 'tick' }, ts); };
+    const quiet = median(Array.from({ length: rounds }, () => secondsPerCall(tick)));
+    // A node dies: its primaries fail over (their commands to the dead node go nowhere, so they stay in flight).
+    core.handle({ kind: 'node-state', node: nodes[0]!, message: { state: 'offline', session: `${nodes[0]}-1` } }, ts);
+    const inFlight = [...core.routing.shardsOn(nodes[0]!)].filter((id) => core.operationOf(id)?.kind === 'failover').length;
+    const busy = median(Array.from({ length: rounds }, () => secondsPerCall(tick)));
+    const peer = median(Array.from({ length: rounds }, () => secondsPerCall(() => {
+      let open = 0;
+      for (const id of core.routing.ids()) if (core.routing.get(id)!.writes === 'open') open++;
+      if (open < 0) throw new Error('unreachable');
+    })));
+    rows.push([`core, ${shards} shards, quiet`, quiet * 1e6, quiet / peer]);
+    rows.push([`core, ${shards} shards, ${inFlight} failovers in flight`, busy * 1e6, busy / peer]);
+    rows.push([`peer (visit every shard), ${shards} shards`, peer * 1e6, 1]);
+  }
+  console.log(table(rows));
+  console.log(`${nodeCount} nodes; a tick runs every 200 ms by default (--tick-ms)`);
 }

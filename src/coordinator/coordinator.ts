@@ -115,6 +115,8 @@ export class CoordinatorCore implements PlacementHost {
   private clockMs: number;
   private readonly ids: IdSource;
   private readonly shards = new Map<number, ShardState>();
+  /** The shards with an operation in flight, so a tick visits those and not every shard. */
+  private readonly operating = new Set<ShardState>();
   private readonly pending = new Map<string, PendingCommand>();
   private readonly recoveringByNode = new Map<string, Set<number>>();
   private readonly reportsAwaited = new Set<string>();
@@ -238,6 +240,7 @@ export class CoordinatorCore implements PlacementHost {
     this.routing.adopt(message);
     const before = new Map(this.shards);
     this.shards.clear();
+    this.operating.clear();
     for (const shard of message.shards) {
       const state = new ShardState(shard.id, shard.epoch, this.options.scoreHistoryLength, this.epochFloor);
       // What recovery has learnt so far (the epochs replicas reported) holds for a newer table too.
@@ -365,7 +368,10 @@ export class CoordinatorCore implements PlacementHost {
     if (this.linkUp) for (const node of this.cluster.sweepHeartbeats(this.nowMs, this.options.heartbeatTimeoutMs)) this.onNodeDown(node.name, 'down');
     // Recovery reconciles from the replicas' reports, which cannot arrive while the link is down.
     if (!this.running && this.linkUp) this.maybeFinishRecovery();
-    if (this.running) for (const state of this.shards.values()) state.operation?.onTick(this);
+    if (this.running && this.operating.size > 0) {
+      // By shard id, as a walk over every shard would visit them; a copy, since a tick may end or replace operations.
+      for (const state of [...this.operating].sort((a, b) => a.id - b.id)) state.operation?.onTick(this);
+    }
     this.labelOutcomes();
     if (this.running && this.reportsDeferred.size > 0 && this.nowMs - this.lastDeferredSweepMs >= this.options.stepTimeoutMs) {
       this.lastDeferredSweepMs = this.nowMs;
@@ -847,6 +853,8 @@ export class CoordinatorCore implements PlacementHost {
     count(state.operation, -1);
     count(operation, 1);
     state.operation = operation;
+    if (operation === null) this.operating.delete(state);
+    else this.operating.add(state);
   }
 
   private sendCommand(owner: ShardOperation | null, node: string, type: CommandType, shard: number | undefined, epoch: number | undefined, args: Record<string, unknown>, attempt: number): PendingCommand | null {
