@@ -42,10 +42,14 @@ interface UpRun {
   cleanup: () => Promise<void>;
 }
 
-async function upBelowShell(dataDir: string, env: NodeJS.ProcessEnv): Promise<UpRun> {
+/** With `outer`, a second shell stands in for npm above the one that starts `up`; `shell` is then that outer one. */
+async function upBelowShell(dataDir: string, env: NodeJS.ProcessEnv, outer = false): Promise<UpRun> {
   const args = ['up', '--agents', '2', '--shards', '2', '--data-dir', dataDir, '--gateway-port', String(await freePort()),
     '--dashboard-port', String(await freePort()), '--broker-port', String(await freePort())];
-  const shell = spawn('sh', ['-c', '"$0" "$@" & echo "pid $!"; wait', process.execPath, binPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const inner = '"$0" "$@" & echo "pid $!"; wait';
+  // The outer shell runs the inner one and then waits, so it cannot hand its process over to it (exec).
+  const script = outer ? `sh -c '${inner}' "$0" "$@"; wait` : inner;
+  const shell = spawn('sh', ['-c', script, process.execPath, binPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   shell.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   shell.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -68,6 +72,18 @@ async function upBelowShell(dataDir: string, env: NodeJS.ProcessEnv): Promise<Up
 
 test('under npx, up stops every part when the npx that started it is killed', async () => {
   const run = await upBelowShell(join(dir, 'npx'), { npm_command: 'exec' });
+  try {
+    process.kill(run.shell, 'SIGKILL');
+    await waitFor('up stopped', () => !alive(run.up), 30_000);
+    await waitFor('every part stopped', () => !run.parts.some(alive), 10_000);
+    assert.match(run.output(), /stopping: the npx that started it exited/);
+  } finally {
+    await run.cleanup();
+  }
+});
+
+test('under npx, up stops every part when npm alone is killed and the shell between them stays', async () => {
+  const run = await upBelowShell(join(dir, 'npm'), { npm_command: 'exec' }, true);
   try {
     process.kill(run.shell, 'SIGKILL');
     await waitFor('up stopped', () => !alive(run.up), 30_000);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError, envName, type Command, type ParsedOptions } from '../command.js';
 import { MQTT_FILE_FLAGS, MQTT_LOGIN_FLAGS, mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
@@ -23,23 +24,38 @@ function refuseLoginWithoutBroker(options: ParsedOptions): void {
 /** How often `up` under npx checks that npx is still there. */
 const LAUNCHER_CHECK_MS = 1000;
 
+/** The parent of process `pid`, from /proc (Linux); null where it cannot be read. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(parent) && parent > 0 ? parent : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Under `npx foreshard up`, `up` runs below npm and a shell. Killing npx (`kill $!` in a script, a
- * supervisor's SIGTERM) ends those two, which do not pass the signal on, and would leave `up` and
- * every part running, adopted by init. So under npm exec, `up` stops when the process that started
- * it is gone, as if told to. Started any other way (`node bin/foreshard.js up &`, nohup) it keeps
- * running when its parent exits.
+ * supervisor's SIGTERM or SIGKILL) ends npm, or npm and the shell, neither of which passes the signal
+ * on, and would leave `up` and every part running, adopted by init. So under npm exec, `up` stops
+ * when the process that started it or that one's parent (npm) is gone, as if told to. Started any
+ * other way (`node bin/foreshard.js up &`, nohup) it keeps running when its parent exits.
  */
 function watchLauncher(onGone: () => void): void {
   if (process.env.npm_command !== 'exec') return;
-  const launcher = process.ppid;
+  const grandparent = parentOf(process.ppid);
+  const launchers = grandparent !== null && grandparent > 1 ? [process.ppid, grandparent] : [process.ppid];
   const timer = setInterval(() => {
-    try {
-      process.kill(launcher, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') return;
-      clearInterval(timer);
-      onGone();
+    for (const launcher of launchers) {
+      try {
+        process.kill(launcher, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+        clearInterval(timer);
+        onGone();
+        return;
+      }
     }
   }, LAUNCHER_CHECK_MS);
   timer.unref();
