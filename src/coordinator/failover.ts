@@ -37,6 +37,8 @@ export class Failover extends PromotingOperation {
   private unavailable = false;
   /** The old primary's agent says it has no replica of the shard: it holds no writes, like a dead one. */
   private primaryGone = false;
+  /** Nodes that answered this round's fence with NO_REPLICA: they hold nothing, so they are promoted only by creating the shard. */
+  private readonly absent = new Set<string>();
 
   constructor(
     shard: number,
@@ -64,6 +66,7 @@ export class Failover extends PromotingOperation {
     if (!message.ok || !report) {
       this.step(ctx, `${type}-refused`, pending.node, pending, message.error?.code);
       if (message.error?.code === 'NO_REPLICA') {
+        this.absent.add(pending.node);
         if (pending.node === this.oldPrimary) this.primaryGone = true;
         else this.answers.set(pending.node, emptyReport(this.shard));
       }
@@ -100,6 +103,7 @@ export class Failover extends PromotingOperation {
     }
     if (change === 'up') {
       this.answers.delete(node);
+      this.absent.delete(node);
       if (node === this.oldPrimary) this.primaryGone = false;
       this.query(ctx, node);
     }
@@ -121,6 +125,7 @@ export class Failover extends PromotingOperation {
     this.step(ctx, 'asking-again', this.target ?? undefined, null, why);
     this.target = null;
     this.answers.clear();
+    this.absent.clear();
     this.primaryGone = false;
     this.queryEpoch = ctx.shardState(this.shard).allocateEpoch();
     for (const node of this.replicas(ctx)) this.query(ctx, node);
@@ -151,13 +156,27 @@ export class Failover extends PromotingOperation {
     // chosen even if its node looks unhealthy, and retried rather than passed over unless it died.
     const answered = this.replicas(ctx).flatMap((node) => {
       const answer = this.answers.get(node);
-      if (!answer || node === this.oldPrimary || this.gone(ctx, node)) return [];
+      if (!answer || node === this.oldPrimary || this.absent.has(node) || this.gone(ctx, node)) return [];
       return [{ node, risk: ctx.cluster.risk(node), receivedLsn: answer.receivedLsn, lastEpoch: answer.lastEpoch ?? 0 }];
     });
     // A replica that answered this failover's fence was alive after it, so its log is final and
     // counts even if a will has come for it since; if it really died, its promotion fails and the
     // failover asks again, by when it is gone.
-    return highestReceived(answered)?.node ?? null;
+    const best = highestReceived(answered)?.node ?? null;
+    if (best !== null || !this.uncreated(ctx)) return best;
+    // No replica exists, and the shard's writes never opened: no write was ever acknowledged, so
+    // one of its nodes creates it empty (the routing primary first, as placement chose).
+    const creatable = listed.filter((node) => this.absent.has(node) && usable(node));
+    return creatable.sort((a, b) => Number(b === listed[0]) - Number(a === listed[0]) || ctx.cluster.risk(a) - ctx.cluster.risk(b))[0] ?? null;
+  }
+
+  /** The shard was placed but its creation never opened writes ({@link RoutingShard.created}). */
+  private uncreated(ctx: OperationContext): boolean {
+    return ctx.routing.get(this.shard)!.created === false;
+  }
+
+  protected override createsReplica(ctx: OperationContext, node: string): boolean {
+    return this.absent.has(node) && this.uncreated(ctx);
   }
 
   /** Dead and silent past its heartbeat limit: only then is a replica's log left out ({@link ClusterMap.isGone}). */

@@ -48,6 +48,7 @@ function toWireRoute(shard: RoutingShard, dataUrlOf: DataUrlOf): ShardRoute {
     available: shard.available,
     extraShadows: shard.extraShadows.filter((node) => dataUrls[node] !== undefined),
     recovering: [...shard.recovering],
+    ...(shard.created === false ? { created: false } : {}),
   };
 }
 
@@ -66,6 +67,7 @@ export function fromWireRouting(table: RoutingTable): RoutingMessage {
       available: route.available ?? route.writes !== 'unavailable',
       extraShadows: [...(route.extraShadows ?? [])],
       recovering: [...(route.recovering ?? [])],
+      ...(route.created === false ? { created: false as const } : {}),
     })),
   };
 }

@@ -32,6 +32,7 @@ export function planInitialPlacement(shardCount: number, shadowsPerShard: number
       available: true,
       extraShadows: [],
       recovering: [],
+      created: false,
     });
   }
   return shards;

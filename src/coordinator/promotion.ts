@@ -112,7 +112,7 @@ export abstract class PromotingOperation extends ShardOperation {
     this.promoteEpoch = epoch;
     this.throughLsn = throughLsn;
     this.promoteAttempts = 1;
-    const pending = ctx.send(this, node, 'promote', this.shard, epoch, this.promoteArgs(node, throughLsn));
+    const pending = ctx.send(this, node, 'promote', this.shard, epoch, this.promoteArgs(ctx, node, throughLsn));
     this.step(ctx, 'promote-sent', node, pending, `epoch ${epoch} through lsn ${throughLsn}`);
     if (!pending) {
       this.failedTargets.add(node);
@@ -180,7 +180,7 @@ export abstract class PromotingOperation extends ShardOperation {
   protected onReplicaUp(ctx: OperationContext, node: string): void {
     if (this.settling || node !== this.target) return;
     this.promoteAttempts = 1;
-    const pending = ctx.send(this, node, 'promote', this.shard, this.promoteEpoch, this.promoteArgs(node, this.throughLsn));
+    const pending = ctx.send(this, node, 'promote', this.shard, this.promoteEpoch, this.promoteArgs(ctx, node, this.throughLsn));
     this.step(ctx, 'promote-sent', node, pending, `again, epoch ${this.promoteEpoch}`);
   }
 
@@ -215,9 +215,15 @@ export abstract class PromotingOperation extends ShardOperation {
    * `throughEpoch` lets the agent refuse a log that has as many entries but a different history (a
    * tail of an old epoch nobody acknowledged): the entry at an lsn is identified by its epoch.
    */
-  private promoteArgs(node: string, throughLsn: number): Record<string, unknown> {
+  private promoteArgs(ctx: OperationContext, node: string, throughLsn: number): Record<string, unknown> {
+    if (throughLsn === 0 && this.createsReplica(ctx, node)) return { throughLsn, create: true };
     const epoch = this.throughFor(node).epoch;
     return epoch === null || throughLsn === 0 ? { throughLsn } : { throughLsn, throughEpoch: epoch };
+  }
+
+  /** True when `node` is promoted by creating its replica empty (a shard whose creation never opened writes). */
+  protected createsReplica(_ctx: OperationContext, _node: string): boolean {
+    return false;
   }
 
   /** Steps 4-5: routing points at the new primary; shadows follow it; the old primary recovers. */

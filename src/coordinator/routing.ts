@@ -108,6 +108,8 @@ export class RoutingTable {
     if (change.extraShadows) shard.extraShadows = [...change.extraShadows];
     if (change.recovering) shard.recovering = [...change.recovering];
     if (change.dataUrls) shard.dataUrls = { ...change.dataUrls };
+    // Writes that opened once may have been acknowledged: from then on no replica is created empty.
+    if (shard.writes === 'open') delete shard.created;
     assert.ok(shard.primary === null || !shard.shadows.includes(shard.primary), `shard ${id}: primary listed as shadow`);
     this.index(shard);
     this.frozen.set(id, freezeShard(shard));
@@ -177,5 +179,6 @@ function copyShard(shard: Readonly<RoutingShard>): RoutingShard {
     available: shard.available ?? true,
     extraShadows: [...(shard.extraShadows ?? [])],
     recovering: [...(shard.recovering ?? [])],
+    ...(shard.created === false ? { created: false as const } : {}),
   };
 }

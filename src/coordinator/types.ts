@@ -162,6 +162,11 @@ export interface RoutingShard {
    * them too, and a restarted coordinator must not forget them. Gateways ignore this field.
    */
   recovering: string[];
+  /**
+   * False while the shard's creation has not opened its writes (no write was ever acknowledged, so a
+   * replica may be created empty); absent once they opened (`Routing.update` clears it).
+   */
+  created?: false;
 }
 
 /** `routing`, retained: the version only goes up. */

@@ -275,6 +275,11 @@ export interface ShardRoute {
   extraShadows?: string[];
   /** Old primaries set aside by a switch: they serve nothing but still hold a log. Gateways ignore them. */
   recovering?: string[];
+  /**
+   * False while the shard's creation has not opened its writes: no write was ever acknowledged, so a
+   * replica may still be created empty. Absent once writes opened (and in older tables). Gateways ignore it.
+   */
+  created?: boolean;
 }
 
 /** The payload of `routing`: retained, and `version` only goes up. */
@@ -298,6 +303,7 @@ export const shardRouteSchema: Schema<ShardRoute> = refine(
     available: optional(boolean()),
     extraShadows: optional(array(idSchema, MAX_SHADOWS_PER_SHARD)),
     recovering: optional(array(idSchema, MAX_SHADOWS_PER_SHARD)),
+    created: optional(boolean()),
   }),
   (route) => {
     const named = route.primary === null ? route.shadows : [route.primary, ...route.shadows];

@@ -215,3 +215,26 @@ test('a shadow that died just before its primary is waited for only until its si
   const incident = [...world.incidents.values()].find((i) => i.kind === 'failover')!;
   assert.ok(incident.closedAtMs! - incident.openedAtMs <= 5_000, `within the shadow's 3 s limit and a step (${incident.closedAtMs! - incident.openedAtMs} ms)`);
 });
+
+test('a created shard whose every replica answers it holds none is marked unavailable, never created empty', () => {
+  // Shard 0 took writes; then its shadow's copy is lost (a wiped disk) and its primary dies. A write
+  // may have been acknowledged, so an empty replica must not take its place: the shard is marked
+  // unavailable with an incident, and the failover does not keep promoting a node that holds nothing.
+  const promotes: number[] = [];
+  const world = new SimWorld({
+    seed: 8, nodes: 3, shards: 2, shadowsPerShard: 1, writeRate: 0.9, coordinator: { rebalance: false, preReplicate: false },
+    trace: (line) => { if (/ cmd \S+ .*"type":"promote","shard":0,/.test(line)) promotes.push(Number(line.split(' ')[0])); },
+  });
+  world.runUntil(10_000);
+  const route = structuredClone(world.core.routing.get(0)!);
+  assert.ok(world.stats.writesAcked > 0);
+  world.agents.get(route.shadows[0]!)!.replicas.delete(0);
+  world.config.restartAfterMs = 600_000;
+  world.crashNode(route.primary!);
+  world.runUntil(40_000);
+  const after = world.core.routing.get(0)!;
+  assert.equal(after.available, false);
+  assert.equal(world.agents.get(route.shadows[0]!)!.replicas.get(0), undefined, 'no empty replica was created');
+  assert.ok(promotes.length === 0, `no promote of a node that holds nothing: ${promotes.length}`);
+  assert.ok([...world.incidents.values()].some((i) => i.shard === 0 && i.outcome.result === 'unavailable'));
+});

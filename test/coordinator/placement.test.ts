@@ -3,7 +3,10 @@
 // follow, opens writes, and the result survives message loss and a coordinator restart mid-way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fromWireRouting, toWireRouting } from '../../src/coordinator/mqtt-codec.js';
 import { planInitialPlacement } from '../../src/coordinator/placement.js';
+import { routingTableSchema } from '../../src/protocol/control.js';
+import { validate } from '../../src/protocol/schema.js';
 import { SimWorld } from './sim/world.js';
 
 test('placement is round-robin on distinct nodes, and needs enough nodes', () => {
@@ -12,6 +15,11 @@ test('placement is round-robin on distinct nodes, and needs enough nodes', () =>
   assert.deepEqual(shards.map((s) => [s.primary, ...s.shadows]), [['a', 'b'], ['b', 'c'], ['c', 'a'], ['a', 'b']]);
   assert.ok(shards.every((s) => s.epoch === 1 && s.writes === 'paused'));
   assert.equal(planInitialPlacement(4, 3, nodes), null);
+  // Until its writes open, a placed shard says so in the retained table, so a restarted coordinator
+  // knows too that it may still be created empty; a created one carries no mark.
+  assert.ok(shards.every((s) => s.created === false));
+  const table = validate(routingTableSchema, toWireRouting({ version: 1, ts: 0, shards: [shards[0]!, { ...shards[1]!, created: undefined }] }, () => ''));
+  assert.deepEqual(fromWireRouting(table).shards.map((s) => s.created), [false, undefined]);
 });
 
 test('a new cluster is created, opened, and survives loss and a coordinator restart', () => {
@@ -26,4 +34,33 @@ test('a new cluster is created, opened, and survives loss and a coordinator rest
     for (const shadow of route.shadows) assert.equal(world.agents.get(shadow)!.replicas.get(id)?.role, 'shadow', `shard ${id} shadow ${shadow}`);
   }
   assert.ok(world.stats.writesAcked > 0, 'clients write to the new cluster');
+});
+
+test('a primary that dies before its shard was created is replaced by creating the shard on a shadow', () => {
+  // Nothing of shard 0's creation arrives (the promote and the follow are lost) and its primary dies:
+  // no replica exists anywhere. Its writes never opened, so no write was ever acknowledged, and the
+  // failover creates it empty on the shadow. Before, it promoted the shadow without creating it,
+  // was refused NO_REPLICA, asked again and promoted again, every few milliseconds, for ever.
+  const promotes: number[] = [];
+  const world = new SimWorld({
+    seed: 3, nodes: 3, shards: 2, shadowsPerShard: 1, createCluster: true, coordinator: { rebalance: false, preReplicate: false },
+    dropCommand: (_node, command) => command.shard === 0 && command.epoch === 1 && (command.type === 'promote' || command.type === 'follow'),
+    trace: (line) => { if (/ cmd \S+ .*"type":"promote","shard":0,/.test(line)) promotes.push(Number(line.split(' ')[0])); },
+  });
+  while (world.core.routing.get(0) === undefined) world.runUntil(world.now + 100);
+  const placed = structuredClone(world.core.routing.get(0)!);
+  assert.equal(placed.created, false, 'a placed shard is marked not yet created');
+  world.runUntil(world.now + 1_000);
+  world.config.restartAfterMs = 600_000;
+  world.crashNode(placed.primary!);
+  world.runUntil(world.now + 20_000);
+  const route = world.core.routing.get(0)!;
+  assert.equal(route.writes, 'open');
+  assert.equal(route.primary, placed.shadows[0]);
+  assert.equal(route.created, undefined, 'open writes mark it created');
+  assert.equal(world.agents.get(route.primary!)!.replicas.get(0)?.role, 'primary');
+  assert.ok(promotes.length < 10, `a few promotes, not a loop: ${promotes.length}`);
+  const before = world.stats.writesAcked;
+  world.runUntil(world.now + 5_000);
+  assert.ok(world.stats.writesAcked > before, 'clients write to it');
 });

@@ -44,6 +44,12 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
   'three-node': () => ({ nodes: 3, shards: 4, shadowsPerShard: 1, hangMaxMs: 12_000, linkCutRatePerS: 0.03 }),
   'quick-wills': () => ({ willDelayMs: 500, hangMaxMs: 4_000, linkCutRatePerS: 0.03, coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 2_000, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 3_000 } }),
   churn: () => ({ crashRatePerS: 0.1, hangRatePerS: 0.1, restartAfterMs: 3000, linkCutRatePerS: 0.03, shards: 12 }),
+  // The coordinator creates the cluster on empty agents while the faults already run.
+  created: () => ({ createCluster: true }),
+  // Every message takes 0.5 to 3 s, near the step timeout; shadows lag often.
+  slow: () => ({ minDelayMs: 500, maxDelayMs: 3_000, lagRate: 0.6 }),
+  // Eight nodes, 24 shards with two shadows each.
+  big: () => ({ nodes: 8, shards: 24, shadowsPerShard: 2 }),
 });
 
 /** The settings of `seed` in mix `name`. */
