@@ -517,12 +517,12 @@ export class CoordinatorCore implements PlacementHost {
       const verdict = replicaVerdict(route, node, reported.has(shard) ? state.reports.get(node) : undefined);
       if (verdict === 'failover') this.startFailover(shard, `primary ${node} no longer accepts writes at epoch ${route.epoch}`);
       else if (verdict === 'follow') {
-        // A listed "shadow" that still takes writes as a primary comes before background work
-        // (which may be counting on it as a shadow), so it replaces any; otherwise (a shadow being
-        // added, say) it waits for the shard.
+        // A listed "shadow" that still takes writes as a primary, or that holds no replica at all,
+        // comes before background work (which may be counting on it as a shadow), so it replaces
+        // any; otherwise (a shadow fenced by a removal, say) it waits for the shard.
         const rejoin = new ReplicaChange(shard, { kind: 'rejoin', add: node, remove: null, extra: route.extraShadows.includes(node) });
         const stalePrimary = reported.has(shard) && state.reports.get(node)?.role === 'primary';
-        if (stalePrimary && state.operation?.replaceable) this.replaceOperation(state, rejoin);
+        if ((stalePrimary || !reported.has(shard)) && state.operation?.replaceable) this.replaceOperation(state, rejoin);
         else if (!this.startOperation(rejoin)) this.reportsDeferred.add(node);
       }
     }

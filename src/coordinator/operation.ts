@@ -42,6 +42,8 @@ export interface OperationContext {
   watchOutcome(incident: Incident, node: string): void;
   /** Ends `operation`: it leaves its shard and its pending commands are forgotten. */
   finish(operation: ShardOperation): void;
+  /** Starts `operation` unless its shard is busy; true when it started. */
+  startOperation(operation: ShardOperation): boolean;
   /** Puts `node` aside as a recovering old primary of `shard`, to rejoin as a shadow once healthy. */
   markRecovering(shard: number, node: string): void;
   /** Forgets `node` as a recovering old primary of `shard` (it rejoined, or became primary). */

@@ -9,7 +9,7 @@
  *   once its agent confirms the drop (a listed node without a replica just answers `NO_REPLICA`);
  * - a shadow is dropped only once another listed shadow holds everything it held: it is first
  *   fenced, so it stops receiving (and acknowledging), and reports its last lsn;
- *   then the other shadows are polled until one has received through that lsn.
+ *   then the other shadows are polled, once a tick, until one has received through that lsn.
  *
  * @module
  */
@@ -30,7 +30,11 @@ export interface ReplicaChangePlan {
 type Phase = 'adding' | 'fencing' | 'polling' | 'dropping';
 const phaseOf: Record<string, Phase> = { follow: 'adding', fence: 'fencing', report: 'polling', drop: 'dropping' };
 
-/** How many times the remaining shadows are polled for catching up before a removal gives up. */
+/**
+ * How many times the remaining shadows are polled for catching up before a removal gives up. A shadow
+ * that answers it is behind is asked again at the next tick, so this is 50 ticks (10 s at the default
+ * 200 ms), time for a lagging shadow to catch up, and not 50 round trips back to back.
+ */
 export const maxCatchUpPolls = 50;
 
 /** Adds and/or removes one shadow of one shard. */
@@ -89,11 +93,15 @@ export class ReplicaChange extends ShardOperation {
         return this.pollOthers(ctx, 1);
       case 'report':
         if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
-        // A listed replica that is not following (a stale primary, say) will not catch up by itself:
-        // polling it again only loads the broker; it must rejoin first (the core's reconcile).
-        if (message.ok && report && report.role !== 'shadow') return this.giveUp(ctx, `${pending.node} is listed as a shadow but reports ${report.role} at epoch ${report.epoch}`);
+        // A listed replica that is not following this primary (a stale primary, a fenced shadow, a
+        // shadow of an older epoch, or one that holds no replica because its follow never arrived) will not catch up by itself, so it is told to
+        // follow now. Until it does the shard has a shadow fewer than routing says, and a removal
+        // that only gave up was started again at once and lost every race with the core's own
+        // rejoin, for as long as the cluster ran.
+        if (message.ok && report && (report.role !== 'shadow' || report.epoch < this.epoch)) return this.rejoinInstead(ctx, pending.node, `reports ${report.role} at epoch ${report.epoch}`);
+        if (!message.ok && message.error?.code === 'NO_REPLICA') return this.rejoinInstead(ctx, pending.node, 'holds no replica');
         if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');
-        this.resend(ctx, pending);
+        this.pollNextTick.push(pending);
         return;
       case 'drop':
         if (message.ok) return this.removeFromRouting(ctx, pending.node);
@@ -115,18 +123,34 @@ export class ReplicaChange extends ShardOperation {
     if (pending.command.type !== 'report' || !this.anyPollPending) this.giveUp(ctx, `${pending.command.type} on ${pending.node} unanswered`);
   }
 
+  /** Asks again the shadows that answered they were still behind. */
+  override onTick(ctx: OperationContext): void {
+    if (this.pollNextTick.length === 0) return;
+    const due = this.pollNextTick.splice(0);
+    if (!this.stillCurrent(ctx)) return ctx.finish(this);
+    for (const pending of due) this.resend(ctx, pending);
+  }
+
   /** The primary going down ends the change; the failover takes it from there. */
   override onNodeChange(ctx: OperationContext, node: string, change: NodeChange): void {
     if (change !== 'up' && node === this.primary) ctx.finish(this);
   }
 
   private anyPollPending = false;
+  /** Polls answered "not yet", to be sent again at the next tick. */
+  private readonly pollNextTick: PendingCommand[] = [];
   /** True when this change put the added node in routing (it was not listed before). */
   private listedByThisChange = false;
 
   private stillCurrent(ctx: OperationContext): boolean {
     const route = ctx.routing.get(this.shard)!;
     return route.epoch === this.epoch && route.primary === this.primary;
+  }
+
+  private rejoinInstead(ctx: OperationContext, node: string, why: string): void {
+    this.giveUp(ctx, `${node} is listed as a shadow but ${why}; it is told to follow first`);
+    const extra = ctx.routing.get(this.shard)!.extraShadows.includes(node);
+    ctx.startOperation(new ReplicaChange(this.shard, { kind: 'rejoin', add: node, remove: null, extra }));
   }
 
   private giveUp(ctx: OperationContext, why: string): void {

@@ -81,19 +81,22 @@ test('never two primaries, no acknowledged write lost, with fast decisions, thre
   runMix('quick-wills', Array.from({ length: 50 }, (_, i) => 1851 + i));
 });
 
-test('never two primaries, no acknowledged write lost, with hangs of up to 15 s and wills up to 10 s late (101 seeds)', () => {
+test('never two primaries, no acknowledged write lost, with hangs of up to 15 s and wills up to 10 s late (102 seeds)', () => {
   // The long-hang mix (four nodes; wills 10 s late on odd seeds). Seed 2656
   // found a restarted coordinator forgetting a newer primary when the broker sent it the retained
   // routing table again on reconnect; seed 3642 a node asked for a report while offline and never
   // asked again, so a stale promotion it carried out late was never undone (docs/e2e.md).
-  const acked = runMix('long-hang', [...Array.from({ length: 100 }, (_, i) => 2601 + i), 3642]);
+  // Seed 174 found a removal polling, ten times a second until the run ended, a listed shadow that
+  // followed an older epoch and so never caught up (a settled run must also be a quiet one).
+  const acked = runMix('long-hang', [...Array.from({ length: 100 }, (_, i) => 2601 + i), 3642, 174]);
   assert.ok(acked > 0);
 });
 
-test('every shard opens, never two primaries, no acknowledged write lost, when the cluster is created under faults (45 seeds)', () => {
+test('every shard opens, never two primaries, no acknowledged write lost, when the cluster is created under faults (46 seeds)', () => {
   // The coordinator creates the cluster on empty agents while crashes, hangs and restarts already
   // run. Seeds 62, 161, 319, 427 and 789 found a shard whose primary died before creating it: no
   // replica existed, and the failover promoted a node that held nothing, was refused, and asked
   // again every few milliseconds for ever (a shard that never opened writes is now created empty).
-  runMix('created', [...Array.from({ length: 40 }, (_, i) => 1 + i), 62, 161, 319, 427, 789]);
+  // Seed 171, like long-hang 174, a removal polling a shadow that could never catch up.
+  runMix('created', [...Array.from({ length: 40 }, (_, i) => 1 + i), 62, 161, 319, 427, 789, 171]);
 });

@@ -12,7 +12,9 @@ function skewed(seed: number): SimWorld {
     placement: () => ['n0000', 'n0001'],
     // n0005 is risky throughout: nothing may move onto it.
     scoreOf: (node) => (node === 'n0005' ? 0.6 : 0.05),
-    coordinator: { preReplicate: false, rebalanceIntervalMs: 2_000, maxMovesInFlight: 3, switchCooldownMs: 10_000 },
+    // A 10 s heartbeat timeout: at 5% loss, three lost samples in a row (the default 3 s) happen
+    // now and then, and the failover they start would be followed by moves of its own.
+    coordinator: { preReplicate: false, rebalanceIntervalMs: 2_000, maxMovesInFlight: 3, switchCooldownMs: 10_000, heartbeatTimeoutMs: 10_000 },
   });
 }
 

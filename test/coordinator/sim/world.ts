@@ -71,6 +71,9 @@ export interface SimConfig {
   trace?: (line: string) => void;
 }
 
+/** How far back {@link SimWorld.unsettled} looks for a command storm. */
+const quietWindowMs = 10_000;
+
 /** Sensible defaults for small property runs. */
 export const defaultSimConfig: SimConfig = {
   seed: 1, nodes: 5, shards: 8, shadowsPerShard: 1, tickMs: 100, scoreIntervalMs: 1000,
@@ -163,6 +166,14 @@ export class SimWorld implements AgentHost {
   /** What is still wrong after calm: shards whose routing does not point at a primary accepting writes. */
   unsettled(): string[] {
     const problems: string[] = [];
+    // A settled cluster is also a quiet one: beyond the periodic report sweep, a few commands. A
+    // livelock (an operation given up and started again, a poll answered at once) sends hundreds.
+    const recent = this.recentCommands.filter((c) => c.atMs > this.now - quietWindowMs);
+    if (recent.length > 10 + 5 * this.config.nodes) {
+      const byType = new Map<string, number>();
+      for (const c of recent) byType.set(c.type, (byType.get(c.type) ?? 0) + 1);
+      problems.push(`busy: ${recent.length} commands in the last ${quietWindowMs / 1000} s (${[...byType].map(([type, n]) => `${type} ${n}`).join(', ')})`);
+    }
     for (let shard = 0; shard < this.config.shards; shard++) {
       const route = this.core.routing.get(shard);
       const accepting = this.accepting(shard);
@@ -173,6 +184,14 @@ export class SimWorld implements AgentHost {
       }
     }
     return problems;
+  }
+
+  /** The commands of the last {@link quietWindowMs}, for the quiet check of {@link unsettled}. */
+  private recentCommands: { atMs: number; type: string }[] = [];
+
+  private noteCommand(type: string): void {
+    this.recentCommands.push({ atMs: this.now, type });
+    if (this.recentCommands.length > 4096) this.recentCommands = this.recentCommands.filter((c) => c.atMs > this.now - quietWindowMs);
   }
 
   /** Restarts the coordinator now, as a crash would: it keeps only what the broker retains. */
@@ -254,6 +273,7 @@ export class SimWorld implements AgentHost {
     for (const intent of intents) {
       if (intent.kind === 'send-command') {
         const agent = this.agents.get(intent.node)!;
+        this.noteCommand(intent.command.type);
         this.config.trace?.(`${this.now} cmd ${intent.node} ${JSON.stringify(intent.command)}`);
         if (this.config.dropCommand?.(intent.node, intent.command, this.now)) continue;
         if (this.now < this.linkCutUntilMs) continue;
