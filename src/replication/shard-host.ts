@@ -268,6 +268,11 @@ export class ShardHost {
   async promoteAt(shard: number, epoch: number, request: PromoteRequest, waitMs: number): Promise<ReplicaState> {
     this.requireOpen();
     if (!this.shards.has(shard) && request.create === true && request.throughLsn === 0) {
+      // As for a follow: a create below a fence this node got while it held nothing comes from an
+      // older decision (a failover has moved the shard on since) and must not make a primary.
+      const floor = this.absentFloors.get(shard) ?? 0;
+      if (epoch < floor) throw new ReplicationError('STALE_EPOCH', `epoch ${epoch} is below ${floor}, which a fence of shard ${shard} carried before this node held it`, { epoch: floor });
+      this.absentFloors.delete(shard);
       await this.openShard(shard, 'primary', epoch);
       return this.replicaState(shard);
     }

@@ -261,3 +261,19 @@ test('a follow that arrives after a fence of a shard this node did not hold yet 
   const state = await late.host.followAt(0, 2, { node: 'p1', dataUrl: primary.host.dataUrl });
   assert.equal(state.epoch, 2);
 });
+
+test('a create that arrives after a fence of a shard this node did not hold yet is refused, so no stray primary is made', async (t) => {
+  // The coordinator creates a shard (promote with create at epoch 1); the primary-to-be holds nothing
+  // when a failover's fence at epoch 2 reaches it (the failover that now creates the shard elsewhere).
+  // The late create must not make this node a primary of epoch 1 beside the new one.
+  const hosts: TestHost[] = [];
+  stopAll(t, hosts);
+  const late = await startHost('p9');
+  hosts.push(late);
+  await assert.rejects(late.host.fenceAt(0, 2), (error: Error & { code?: string }) => error.code === 'UNKNOWN_SHARD');
+  await assert.rejects(late.host.promoteAt(0, 1, { throughLsn: 0, create: true }, 1_000), (error: Error & { code?: string }) => error.code === 'STALE_EPOCH');
+  assert.equal(late.host.replica(0), undefined, 'no replica was created');
+  // A create at a fresh epoch, past the fence, is taken.
+  const state = await late.host.promoteAt(0, 3, { throughLsn: 0, create: true }, 1_000);
+  assert.deepEqual([state.role, state.epoch], ['primary', 3]);
+});

@@ -183,6 +183,9 @@ export class SimAgent {
     const epoch = command.epoch!;
     const throughLsn = Number(command.args.throughLsn ?? 0);
     if (!this.replicas.has(command.shard!) && command.args.create === true && throughLsn === 0) {
+      const floor = this.absentFloors.get(command.shard!) ?? 0;
+      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`);
+      this.absentFloors.delete(command.shard!);
       this.replicas.set(command.shard!, { shard: command.shard!, node: this.name, role: 'recovering', epoch: 0, acceptEpoch: null, source: null, log: [] });
     }
     const replica = this.replicas.get(command.shard!);
