@@ -100,3 +100,10 @@ test('every shard opens, never two primaries, no acknowledged write lost, when t
   // Seed 171, like long-hang 174, a removal polling a shadow that could never catch up.
   runMix('created', [...Array.from({ length: 40 }, (_, i) => 1 + i), 62, 161, 319, 427, 789, 171]);
 });
+
+test('never two primaries, no acknowledged write lost, with rebalancing moves or planned switches throughout (60 seeds)', () => {
+  // Every shard starts on two nodes, so moves run all through the faults; or nodes degrade three
+  // times as often, with two shadows per shard (planned switches, pre-replication and its removals).
+  runMix('moves', Array.from({ length: 30 }, (_, i) => 1 + i));
+  runMix('pressure', Array.from({ length: 30 }, (_, i) => 1 + i));
+});

@@ -50,6 +50,10 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
   slow: () => ({ minDelayMs: 500, maxDelayMs: 3_000, lagRate: 0.6 }),
   // Eight nodes, 24 shards with two shadows each.
   big: () => ({ nodes: 8, shards: 24, shadowsPerShard: 2 }),
+  // Every shard starts on two nodes, so rebalancing moves replicas all through the faults.
+  moves: () => ({ shards: 12, placement: (_shard, nodes) => [nodes[0]!, nodes[1]!], coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 1_000, maxMovesInFlight: 4 } }),
+  // Nodes degrade three times as often: planned switches, pre-replication and its removals throughout.
+  pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 
 /** The settings of `seed` in mix `name`. */
