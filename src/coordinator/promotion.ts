@@ -112,8 +112,9 @@ export abstract class PromotingOperation extends ShardOperation {
     this.promoteEpoch = epoch;
     this.throughLsn = throughLsn;
     this.promoteAttempts = 1;
-    const pending = ctx.send(this, node, 'promote', this.shard, epoch, this.promoteArgs(ctx, node, throughLsn));
-    this.step(ctx, 'promote-sent', node, pending, `epoch ${epoch} through lsn ${throughLsn}`);
+    const args = this.promoteArgs(ctx, node, throughLsn);
+    const pending = ctx.send(this, node, 'promote', this.shard, epoch, args);
+    this.step(ctx, 'promote-sent', node, pending, `epoch ${epoch} through lsn ${throughLsn}${args.create === true ? ', creating the shard empty: its writes never opened' : ''}`);
     if (!pending) {
       this.failedTargets.add(node);
       this.retarget(ctx, 'no session');

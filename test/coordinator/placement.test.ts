@@ -60,6 +60,9 @@ test('a primary that dies before its shard was created is replaced by creating t
   assert.equal(route.created, undefined, 'open writes mark it created');
   assert.equal(world.agents.get(route.primary!)!.replicas.get(0)?.role, 'primary');
   assert.ok(promotes.length < 10, `a few promotes, not a loop: ${promotes.length}`);
+  const incident = [...world.incidents.values()].find((i) => i.shard === 0 && i.kind === 'failover')!;
+  assert.equal(incident.outcome.result, 'failed-over');
+  assert.ok(incident.timeline.steps.some((step) => /creating the shard empty/.test(step.detail ?? '')), 'the incident says the shard was created');
   const before = world.stats.writesAcked;
   world.runUntil(world.now + 5_000);
   assert.ok(world.stats.writesAcked > before, 'clients write to it');
