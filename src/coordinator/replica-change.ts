@@ -10,6 +10,10 @@
  * - a shadow is dropped only once another listed shadow holds everything it held: it is first
  *   fenced, so it stops receiving (and acknowledging), and reports its last lsn;
  *   then the other shadows are polled, once a tick, until one has received through that lsn.
+ * Before the fence, the removed shadow and the others are polled once a tick until another has
+ * received as much as it had (a new shadow copying a large shard may take minutes): fenced at once,
+ * it would stop acknowledging writes while nothing else could, and the removal would give up on a
+ * copy still under way. This wait gives up only when the others stop making progress.
  *
  * @module
  */
@@ -27,7 +31,7 @@ export interface ReplicaChangePlan {
   extra: boolean;
 }
 
-type Phase = 'adding' | 'fencing' | 'polling' | 'dropping';
+type Phase = 'adding' | 'warming' | 'fencing' | 'polling' | 'dropping';
 const phaseOf: Record<string, Phase> = { follow: 'adding', fence: 'fencing', report: 'polling', drop: 'dropping' };
 
 /**
@@ -36,6 +40,14 @@ const phaseOf: Record<string, Phase> = { follow: 'adding', fence: 'fencing', rep
  * 200 ms), time for a lagging shadow to catch up, and not 50 round trips back to back.
  */
 export const maxCatchUpPolls = 50;
+
+/** How many ticks in a row the other shadows may make no progress before a removal stops waiting for them. */
+export const maxWarmUpTicksWithoutProgress = 50;
+/**
+ * How close (in entries) another shadow must come to the removed one before the fence. Both keep
+ * receiving, so a live one trails by what is in flight; the exact check after the fence closes the gap.
+ */
+export const warmUpSlackEntries = 256;
 
 /** Adds and/or removes one shadow of one shard. */
 export class ReplicaChange extends ShardOperation {
@@ -64,7 +76,7 @@ export class ReplicaChange extends ShardOperation {
     if (route.primary === null || route.writes !== 'open') return ctx.finish(this);
     this.epoch = route.epoch;
     this.primary = route.primary;
-    if (this.plan.add === null) return this.fenceRemoved(ctx);
+    if (this.plan.add === null) return this.startWarmUp(ctx);
     this.addToRouting(ctx);
     if (!ctx.send(this, this.plan.add, 'follow', this.shard, this.epoch, { primary: this.primary })) ctx.finish(this);
   }
@@ -73,6 +85,7 @@ export class ReplicaChange extends ShardOperation {
   onResult(ctx: OperationContext, pending: PendingCommand, message: CommandResultMessage): void {
     if (!this.stillCurrent(ctx)) return ctx.finish(this);
     const report = readReplicaReport(message.result);
+    if (this.phase === 'warming') return this.onWarmUpResult(ctx, pending, message, report);
     if (phaseOf[pending.command.type] !== this.phase) return;
     switch (pending.command.type) {
       case 'follow':
@@ -83,7 +96,7 @@ export class ReplicaChange extends ShardOperation {
           return this.listedByThisChange ? this.removeFromRouting(ctx, pending.node) : ctx.finish(this);
         }
         if (this.plan.kind === 'rejoin') ctx.clearRecovering(this.shard, pending.node);
-        return this.plan.remove === null ? ctx.finish(this) : this.fenceRemoved(ctx);
+        return this.plan.remove === null ? ctx.finish(this) : this.startWarmUp(ctx);
       case 'fence':
         if (!message.ok && message.error?.code === 'NO_REPLICA') return this.removeFromRouting(ctx, pending.node);
         if (!message.ok || !report) return ctx.finish(this);
@@ -92,6 +105,9 @@ export class ReplicaChange extends ShardOperation {
         this.phase = 'polling';
         return this.pollOthers(ctx, 1);
       case 'report':
+        // Only the polls sent after the fence count: a late answer to a question asked before it
+        // (the removed replica's own, say) says nothing about what it holds now.
+        if (!this.polls.delete(pending)) return;
         if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
         // A listed replica that is not following this primary (a stale primary, a fenced shadow, a
         // shadow of an older epoch, or one that holds no replica because its follow never arrived) will not catch up by itself, so it is told to
@@ -114,10 +130,15 @@ export class ReplicaChange extends ShardOperation {
 
   /** Retries a step, then gives up; a replica whose removal is unconfirmed stays listed, which is safe. */
   onTimeout(ctx: OperationContext, pending: PendingCommand): void {
+    if (this.phase === 'warming') {
+      this.warmUpAsked.delete(pending.node); // asked again at the next tick, while the wait lasts
+      return;
+    }
     if (phaseOf[pending.command.type] !== this.phase) return;
     const limit = pending.command.type === 'report' ? maxCatchUpPolls : ctx.options.maxStepAttempts;
     if (pending.attempt < limit && ctx.cluster.isOnline(pending.node) && this.stillCurrent(ctx)) {
-      this.resend(ctx, pending);
+      const again = this.resend(ctx, pending);
+      if (again && pending.command.type === 'report') this.polls.add(again);
       return;
     }
     if (pending.command.type !== 'report' || !this.anyPollPending) this.giveUp(ctx, `${pending.command.type} on ${pending.node} unanswered`);
@@ -125,10 +146,14 @@ export class ReplicaChange extends ShardOperation {
 
   /** Asks again the shadows that answered they were still behind. */
   override onTick(ctx: OperationContext): void {
+    if (this.phase === 'warming') return this.warmUpTick(ctx);
     if (this.pollNextTick.length === 0) return;
     const due = this.pollNextTick.splice(0);
     if (!this.stillCurrent(ctx)) return ctx.finish(this);
-    for (const pending of due) this.resend(ctx, pending);
+    for (const pending of due) {
+      const again = this.resend(ctx, pending);
+      if (again) this.polls.add(again);
+    }
   }
 
   /** The primary going down ends the change; the failover takes it from there. */
@@ -137,6 +162,13 @@ export class ReplicaChange extends ShardOperation {
   }
 
   private anyPollPending = false;
+  /** The polls sent after the fence and not yet answered. */
+  private readonly polls = new Set<PendingCommand>();
+  /** Before the fence: the last lsn each polled replica reported, who has a question pending, and progress. */
+  private readonly warmUpLsns = new Map<string, number>();
+  private readonly warmUpAsked = new Set<string>();
+  private warmUpBest = -1;
+  private warmUpIdleTicks = 0;
   /** Polls answered "not yet", to be sent again at the next tick. */
   private readonly pollNextTick: PendingCommand[] = [];
   /** True when this change put the added node in routing (it was not listed before). */
@@ -158,6 +190,47 @@ export class ReplicaChange extends ShardOperation {
     ctx.finish(this);
   }
 
+  private startWarmUp(ctx: OperationContext): void {
+    const node = this.plan.remove!;
+    if (node === this.primary) return ctx.finish(this);
+    this.phase = 'warming';
+    this.warmUpTick(ctx);
+  }
+
+  /** One round of the wait before the fence: asks whoever has no question pending, and counts ticks without progress. */
+  private warmUpTick(ctx: OperationContext): void {
+    if (!this.stillCurrent(ctx)) return ctx.finish(this);
+    if (this.warmUpIdleTicks++ >= maxWarmUpTicksWithoutProgress) return this.giveUp(ctx, `no other shadow got closer to ${this.plan.remove} in ${maxWarmUpTicksWithoutProgress} ticks`);
+    const others = ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
+    if (others.length === 0) return this.giveUp(ctx, 'no other shadow to hold its writes');
+    for (const node of [this.plan.remove!, ...others]) {
+      if (this.warmUpAsked.has(node)) continue;
+      if (ctx.send(this, node, 'report', this.shard, this.epoch)) this.warmUpAsked.add(node);
+    }
+  }
+
+  private onWarmUpResult(ctx: OperationContext, pending: PendingCommand, message: CommandResultMessage, report: ReplicaReport | null): void {
+    if (pending.command.type !== 'report') return;
+    this.warmUpAsked.delete(pending.node);
+    const removed = pending.node === this.plan.remove;
+    // The removed replica holds nothing, or no longer receives: nothing it has can still grow, so the
+    // fence (and the exact check after it) can come now.
+    if (removed && (!message.ok || !report || report.role !== 'shadow' || report.epoch < this.epoch)) return this.fenceRemoved(ctx);
+    if (!removed) {
+      if (message.ok && report && (report.role !== 'shadow' || report.epoch < this.epoch)) return this.rejoinInstead(ctx, pending.node, `reports ${report.role} at epoch ${report.epoch}`);
+      if (!message.ok && message.error?.code === 'NO_REPLICA') return this.rejoinInstead(ctx, pending.node, 'holds no replica');
+    }
+    if (!message.ok || !report) return;
+    this.warmUpLsns.set(pending.node, report.receivedLsn);
+    const target = this.warmUpLsns.get(this.plan.remove!);
+    const best = Math.max(-1, ...[...this.warmUpLsns].filter(([node]) => node !== this.plan.remove).map(([, lsn]) => lsn));
+    if (best > this.warmUpBest) {
+      this.warmUpBest = best;
+      this.warmUpIdleTicks = 0;
+    }
+    if (target !== undefined && best >= target - warmUpSlackEntries) this.fenceRemoved(ctx);
+  }
+
   /**
    * Stops the removed shadow from receiving. The routing epoch is enough (a fenced shadow stops
    * altogether) and keeps it able to follow this primary again if the removal gives up.
@@ -173,7 +246,11 @@ export class ReplicaChange extends ShardOperation {
     const others = ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
     this.anyPollPending = false;
     for (const node of others) {
-      if (ctx.send(this, node, 'report', this.shard, this.epoch, {}, attempt)) this.anyPollPending = true;
+      const pending = ctx.send(this, node, 'report', this.shard, this.epoch, {}, attempt);
+      if (pending) {
+        this.polls.add(pending);
+        this.anyPollPending = true;
+      }
     }
     if (!this.anyPollPending) this.giveUp(ctx, 'no other shadow to hold its writes');
   }

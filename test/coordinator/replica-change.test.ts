@@ -1,7 +1,9 @@
-// Proves how a removal of a shadow waits for another to hold its writes: a shadow still behind is
-// asked again at the next tick, not at once (which made 50 polls one burst of round trips), and a
-// listed shadow that is not following this primary (it holds no replica, or follows an older epoch)
-// is told to follow instead of being polled until the removal gives up and starts again.
+// Proves how a removal of a shadow waits for another to hold its writes: before the fence, for as
+// long as the others make progress (a new shadow may be copying a large shard), so the removed one
+// keeps acknowledging writes meanwhile; after it, a shadow still behind is asked again at the next
+// tick, not at once (which made 50 polls one burst of round trips); and a listed shadow that is not
+// following this primary (it holds no replica, or follows an older epoch) is told to follow instead
+// of being polled until the removal gives up and starts again.
 // Drives the operation against a small fake of the core (OperationContext).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,51 +55,110 @@ function fake(): Fake {
   return { ctx, sent, started, finished };
 }
 
-/** Starts the removal of shadow a and answers its fence: a received through lsn 40 at epoch 2. */
-function removingA(f: Fake): { removal: ReplicaChange; poll: PendingCommand } {
+const shadowAt = (lsn: number, epoch = 2) => ({ shard: 0, role: 'shadow', epoch, receivedLsn: lsn, appliedLsn: lsn, lastEpoch: epoch });
+const answer = (pending: PendingCommand, result: unknown) => ({ cmdId: pending.command.cmdId, ok: true, result });
+const noReplica = (pending: PendingCommand) => ({ cmdId: pending.command.cmdId, ok: false, error: { code: 'NO_REPLICA', message: 'no such replica' } });
+const lastTo = (f: Fake, node: string) => f.sent.filter((p) => p.node === node).at(-1)!;
+
+/** Starts the removal of shadow a; before any fence, a and b are asked where they stand. */
+function startRemovingA(f: Fake): ReplicaChange {
   const removal = new ReplicaChange(0, { kind: 'remove-extra', add: null, remove: 'a', extra: false });
   removal.start(f.ctx);
+  assert.deepEqual(f.sent.map((p) => [p.command.type, p.node]), [['report', 'a'], ['report', 'b']], 'asked, not fenced');
+  return removal;
+}
+
+/** The removal of a, past its wait (b close enough) and its fence (a received through lsn 40 at epoch 2); returns the first poll of b. */
+function removingA(f: Fake): { removal: ReplicaChange; poll: PendingCommand } {
+  const removal = startRemovingA(f);
+  removal.onResult(f.ctx, lastTo(f, 'a'), answer(lastTo(f, 'a'), shadowAt(40)));
+  removal.onResult(f.ctx, lastTo(f, 'b'), answer(lastTo(f, 'b'), shadowAt(30)));
   const fence = f.sent.at(-1)!;
   assert.deepEqual([fence.command.type, fence.node], ['fence', 'a']);
-  removal.onResult(f.ctx, fence, { cmdId: fence.command.cmdId, ok: true, result: { shard: 0, role: 'recovering', epoch: 2, receivedLsn: 40, appliedLsn: 40, lastEpoch: 2 } });
+  removal.onResult(f.ctx, fence, answer(fence, { shard: 0, role: 'recovering', epoch: 2, receivedLsn: 40, appliedLsn: 40, lastEpoch: 2 }));
   const poll = f.sent.at(-1)!;
   assert.deepEqual([poll.command.type, poll.node], ['report', 'b']);
   return { removal, poll };
 }
 
-const shadowAt = (lsn: number, epoch = 2) => ({ shard: 0, role: 'shadow', epoch, receivedLsn: lsn, appliedLsn: lsn, lastEpoch: epoch });
-
-test('a shadow still behind is asked again at the next tick, and the removal drops once it caught up', () => {
+test('a shadow still behind after the fence is asked again at the next tick, and the removal drops once it caught up', () => {
   const f = fake();
   const { removal, poll } = removingA(f);
   const before = f.sent.length;
-  removal.onResult(f.ctx, poll, { cmdId: poll.command.cmdId, ok: true, result: shadowAt(30) });
+  removal.onResult(f.ctx, poll, answer(poll, shadowAt(30)));
   assert.equal(f.sent.length, before, 'not asked again at once');
   removal.onTick(f.ctx);
   const again = f.sent.at(-1)!;
   assert.deepEqual([again.command.type, again.node, again.attempt], ['report', 'b', 2]);
   removal.onTick(f.ctx);
   assert.equal(f.sent.length, before + 1, 'one poll per answer, not one per tick');
-  removal.onResult(f.ctx, again, { cmdId: again.command.cmdId, ok: true, result: shadowAt(40) });
+  removal.onResult(f.ctx, again, answer(again, shadowAt(40)));
   assert.deepEqual([f.sent.at(-1)!.command.type, f.sent.at(-1)!.node], ['drop', 'a']);
+});
+
+test('before the fence, a removal waits for a shadow still copying a large shard, for as long as it makes progress', () => {
+  // A new shadow copying 100,000 entries at a capped bandwidth (500 a tick) while a keeps receiving:
+  // fencing a at once would leave no shadow to acknowledge writes until the copy ends, and the
+  // catch-up polls after the fence would give up long before it does.
+  const f = fake();
+  const removal = startRemovingA(f);
+  const answered = new Set<PendingCommand>();
+  for (let tick = 1; tick <= 250 && !f.sent.some((p) => p.command.type === 'fence'); tick++) {
+    for (const [node, lsn] of [['a', 100_000 + tick], ['b', tick * 500]] as const) {
+      const pending = lastTo(f, node);
+      if (answered.has(pending) || pending.command.type !== 'report') continue;
+      answered.add(pending);
+      removal.onResult(f.ctx, pending, answer(pending, shadowAt(lsn)));
+    }
+    removal.onTick(f.ctx);
+  }
+  assert.deepEqual(f.finished, [], 'still under way, not given up');
+  assert.ok(f.sent.some((p) => p.command.type === 'fence'), 'fenced once b came close');
+  const asked = f.sent.filter((p) => p.node === 'b' && p.command.type === 'report').length;
+  assert.ok(asked >= 190, `b was asked once a tick while it copied: ${asked} times`);
+});
+
+test('before the fence, a removal whose other shadows make no progress for 50 ticks gives up, and never fences', () => {
+  const f = fake();
+  const removal = startRemovingA(f);
+  removal.onResult(f.ctx, lastTo(f, 'a'), answer(lastTo(f, 'a'), shadowAt(1_000)));
+  for (let tick = 0; tick < 60 && f.finished.length === 0; tick++) {
+    removal.onResult(f.ctx, lastTo(f, 'b'), answer(lastTo(f, 'b'), shadowAt(10)));
+    removal.onTick(f.ctx);
+  }
+  assert.deepEqual(f.finished, [removal]);
+  assert.ok(!f.sent.some((p) => p.command.type === 'fence'), 'a kept receiving');
 });
 
 test('a listed shadow that holds no replica is told to follow, not polled', () => {
   const f = fake();
-  const { removal, poll } = removingA(f);
-  removal.onResult(f.ctx, poll, { cmdId: poll.command.cmdId, ok: false, error: { code: 'NO_REPLICA', message: 'no such replica' } });
+  const removal = startRemovingA(f);
+  removal.onResult(f.ctx, lastTo(f, 'b'), noReplica(lastTo(f, 'b')));
   assert.deepEqual(f.finished, [removal], 'the removal ends');
   assert.equal(f.started.length, 1);
   const rejoin = f.started[0] as ReplicaChange;
   assert.deepEqual([rejoin.kind, rejoin.plan.add, rejoin.plan.remove], ['rejoin', 'b', null]);
-  removal.onTick(f.ctx);
-  assert.equal(f.sent.filter((p) => p.command.type === 'report').length, 1, 'b was polled once');
+  assert.ok(!f.sent.some((p) => p.command.type === 'fence'), 'a was not fenced');
 });
 
 test('a listed shadow of an older epoch is told to follow: it would never catch up with this primary', () => {
   const f = fake();
-  const { removal, poll } = removingA(f);
-  removal.onResult(f.ctx, poll, { cmdId: poll.command.cmdId, ok: true, result: shadowAt(35, 1) });
+  const removal = startRemovingA(f);
+  removal.onResult(f.ctx, lastTo(f, 'b'), answer(lastTo(f, 'b'), shadowAt(35, 1)));
   assert.deepEqual(f.finished, [removal]);
   assert.deepEqual(f.started.map((op) => [op.kind, (op as ReplicaChange).plan.add]), [['rejoin', 'b']]);
+});
+
+test('after the fence, only the polls sent after it count: a late answer of the removed replica itself does not drop it', () => {
+  const f = fake();
+  const removal = startRemovingA(f);
+  const earlyA = lastTo(f, 'a');
+  removal.onResult(f.ctx, lastTo(f, 'b'), answer(lastTo(f, 'b'), shadowAt(30)));
+  removal.onTick(f.ctx);
+  removal.onResult(f.ctx, lastTo(f, 'a'), answer(lastTo(f, 'a'), shadowAt(40)));
+  const fence = f.sent.find((p) => p.command.type === 'fence')!;
+  removal.onResult(f.ctx, fence, answer(fence, { shard: 0, role: 'recovering', epoch: 2, receivedLsn: 40, appliedLsn: 40, lastEpoch: 2 }));
+  // The first question to a, answered only now: it holds its own log, of course.
+  removal.onResult(f.ctx, earlyA, answer(earlyA, shadowAt(40)));
+  assert.ok(!f.sent.some((p) => p.command.type === 'drop'), 'not dropped on its own report');
 });
