@@ -39,8 +39,7 @@ for (let seed = from; seed < from + count; seed++) {
     const world = new SimWorld(mixConfig(mixName, seed));
     world.runUntil(45_000);
     world.calm();
-    world.runUntil(80_000);
-    const unsettled = world.unsettled();
+    const unsettled = world.settleBy(80_000);
     if (unsettled.length > 0) {
       bad++;
       console.log(`seed ${seed} did not settle: ${unsettled[0]}`);

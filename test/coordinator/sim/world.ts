@@ -194,6 +194,19 @@ export class SimWorld implements AgentHost {
     if (this.recentCommands.length > 4096) this.recentCommands = this.recentCommands.filter((c) => c.atMs > this.now - quietWindowMs);
   }
 
+  /**
+   * Runs on to `atMs` and returns what keeps the run from counting as settled ({@link unsettled}). A
+   * run that is otherwise settled but still busy then gets `graceMs` more: a recovery that began late
+   * in the calm is slow and falls quiet, a livelock does not.
+   */
+  settleBy(atMs: number, graceMs = 40_000): string[] {
+    this.runUntil(atMs);
+    const problems = this.unsettled();
+    if (problems.length === 0 || !problems.every((problem) => problem.startsWith('busy:'))) return problems;
+    this.runUntil(atMs + graceMs);
+    return this.unsettled();
+  }
+
   /** Restarts the coordinator now, as a crash would: it keeps only what the broker retains. */
   restartCoordinator(): void {
     this.stats.coordinatorRestarts++;
