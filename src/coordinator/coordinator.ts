@@ -336,6 +336,26 @@ export class CoordinatorCore implements PlacementHost {
     if (pending.owner === null) return this.onReportResult(pending, message);
     if (this.shards.get(pending.owner.shard)?.operation !== pending.owner) return;
     pending.owner.onResult(this, pending, message);
+    this.noteRefusedEpoch(pending, message);
+  }
+
+  /**
+   * A command at the routing epoch refused STALE_EPOCH by a node that has seen a newer one (a fence
+   * of a failover that a previous coordinator life never finished, kept even by a node that held no
+   * replica then): that node can never follow at the routing epoch, and a removal or rejoin waiting
+   * for it would retry for ever. Like a replica reported past the routing epoch, it means a failover
+   * at a fresh epoch, unless a switch or failover already runs on the shard.
+   */
+  private noteRefusedEpoch(pending: PendingCommand, message: CommandResultMessage): void {
+    const seen = message.error?.code === 'STALE_EPOCH' ? message.error.epoch : undefined;
+    const shard = pending.command.shard;
+    if (seen === undefined || shard === undefined || !this.running) return;
+    const route = this.routing.get(shard);
+    const state = this.shards.get(shard);
+    if (!route || !state || pending.command.epoch !== route.epoch || seen <= route.epoch) return;
+    state.noteEpoch(seen);
+    if (state.operation !== null && !state.operation.background) return;
+    this.startFailover(shard, `${pending.node} refused ${pending.command.type} at epoch ${route.epoch}: it has seen epoch ${seen}`);
   }
 
   /**

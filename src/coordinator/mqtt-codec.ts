@@ -87,7 +87,9 @@ export function toWireCommand(command: CommandMessage, dataUrlOf: DataUrlOf): Co
 export function fromWireResult(result: CommandResult): CommandResultMessage {
   const message: CommandResultMessage = { cmdId: result.cmdId, ok: result.ok };
   if (result.result !== undefined) message.result = result.result;
-  if (result.error !== undefined) message.error = { code: result.error.code, message: result.error.message };
+  if (result.error !== undefined) {
+    message.error = { code: result.error.code, message: result.error.message, ...(result.error.epoch === undefined ? {} : { epoch: result.error.epoch }) };
+  }
   return message;
 }
 

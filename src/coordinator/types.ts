@@ -109,6 +109,8 @@ export interface CommandMessage {
 export interface CommandError {
   code: string;
   message: string;
+  /** With `STALE_EPOCH`: the epoch the replica (or, for a shard it does not hold, a fence it got) is at. */
+  epoch?: number;
 }
 
 /** `node/<node>/cmd-result`. */

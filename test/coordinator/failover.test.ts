@@ -238,3 +238,25 @@ test('a created shard whose every replica answers it holds none is marked unavai
   assert.ok(promotes.length === 0, `no promote of a node that holds nothing: ${promotes.length}`);
   assert.ok([...world.incidents.values()].some((i) => i.shard === 0 && i.outcome.result === 'unavailable'));
 });
+
+test('a listed shadow that refuses to follow because it saw a newer epoch moves the shard on with a failover', () => {
+  // A previous coordinator life's failover fenced shadow B at the next epoch while B held no replica,
+  // and stopped before finishing. B now refuses every follow at the routing epoch (STALE_EPOCH,
+  // with the epoch it saw), so a rejoin or a removal waiting for it would retry for ever (property
+  // seed lossy 2302: 28 commands a second, to the end). The refusal starts a failover at a fresh epoch.
+  const world = new SimWorld({ seed: 12, nodes: 3, shards: 1, shadowsPerShard: 2, coordinator: { rebalance: false, preReplicate: false, reportIntervalMs: 2_000 } });
+  world.runUntil(8_000);
+  const before = structuredClone(world.core.routing.get(0)!);
+  const b = before.shadows[1]!;
+  const agent = world.agents.get(b)!;
+  agent.replicas.delete(0);
+  (agent as unknown as { absentFloors: Map<number, number> }).absentFloors.set(0, before.epoch + 1);
+  world.runUntil(20_000);
+  const after = world.core.routing.get(0)!;
+  assert.ok(after.epoch > before.epoch + 1, `routing moved past the epoch B saw: ${before.epoch} -> ${after.epoch}`);
+  assert.equal(after.writes, 'open');
+  assert.equal(agent.replicas.get(0)?.role, 'shadow', 'B follows again');
+  const incident = [...world.incidents.values()].find((i) => i.shard === 0 && i.kind === 'failover');
+  assert.match(incident?.reason ?? '', /has seen epoch/);
+  assert.deepEqual(world.settleBy(30_000), []);
+});

@@ -184,13 +184,13 @@ export class SimAgent {
     const throughLsn = Number(command.args.throughLsn ?? 0);
     if (!this.replicas.has(command.shard!) && command.args.create === true && throughLsn === 0) {
       const floor = this.absentFloors.get(command.shard!) ?? 0;
-      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`);
+      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`, undefined, floor);
       this.absentFloors.delete(command.shard!);
       this.replicas.set(command.shard!, { shard: command.shard!, node: this.name, role: 'recovering', epoch: 0, acceptEpoch: null, source: null, log: [] });
     }
     const replica = this.replicas.get(command.shard!);
     if (!replica) return failure(command, 'NO_REPLICA', 'no such replica');
-    if (epoch < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, this.report(replica));
+    if (epoch < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, this.report(replica), replica.epoch);
     if (acceptsWrites(replica) && replica.acceptEpoch === epoch) return success(command, this.report(replica));
     if (replica.log.length < throughLsn) {
       this.waitingPromotes.push(command);
@@ -213,10 +213,10 @@ export class SimAgent {
     const primary = String(command.args.primary);
     if (primary === this.name) return failure(command, 'BAD_REQUEST', 'cannot follow itself');
     let replica = this.replicas.get(command.shard!);
-    if (replica && epoch < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, this.report(replica));
+    if (replica && epoch < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, this.report(replica), replica.epoch);
     if (!replica) {
       const floor = this.absentFloors.get(command.shard!) ?? 0;
-      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`);
+      if (epoch < floor) return failure(command, 'STALE_EPOCH', `seen epoch ${floor}`, undefined, floor);
       this.absentFloors.delete(command.shard!);
       replica = { shard: command.shard!, node: this.name, role: 'shadow', epoch, acceptEpoch: null, source: primary, log: [] };
       this.replicas.set(replica.shard, replica);
@@ -234,7 +234,7 @@ export class SimAgent {
     const replica = this.replicas.get(command.shard!);
     if (!replica) return success(command, {});
     if (acceptsWrites(replica)) return failure(command, 'IS_PRIMARY', 'accepts writes');
-    if (command.epoch! < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`);
+    if (command.epoch! < replica.epoch) return failure(command, 'STALE_EPOCH', `seen epoch ${replica.epoch}`, undefined, replica.epoch);
     this.replicas.delete(command.shard!);
     return success(command, {});
   }
@@ -252,6 +252,8 @@ function success(command: CommandMessage, result: unknown): CommandResultMessage
   return { cmdId: command.cmdId, ok: true, result };
 }
 
-function failure(command: CommandMessage, code: string, message: string, result?: unknown): CommandResultMessage {
-  return result === undefined ? { cmdId: command.cmdId, ok: false, error: { code, message } } : { cmdId: command.cmdId, ok: false, result, error: { code, message } };
+function failure(command: CommandMessage, code: string, message: string, result?: unknown, epoch?: number): CommandResultMessage {
+  // As the real agent does, a STALE_EPOCH refusal carries the epoch the replica (or its absent floor) is at.
+  const error = epoch === undefined ? { code, message } : { code, message, epoch };
+  return result === undefined ? { cmdId: command.cmdId, ok: false, error } : { cmdId: command.cmdId, ok: false, result, error };
 }
