@@ -37,7 +37,12 @@ export interface NodeInfo {
   lowRiskSinceMs: number | null;
   /** When the will arrived or heartbeats stopped, for the outcome of incidents. */
   downSinceMs: number | null;
+  /** Sessions a newer birth replaced (the last {@link MAX_RETIRED_SESSIONS}): a birth of one of them is stale. */
+  retiredSessions: string[];
 }
+
+/** How many replaced sessions a node remembers. */
+export const MAX_RETIRED_SESSIONS = 8;
 
 /** A node is suspected after this many of its sampling intervals without a heartbeat (when longer than the timeout). */
 export const HEARTBEAT_MISSED_INTERVALS = 3;
@@ -50,7 +55,7 @@ export function silenceLimitMs(node: NodeInfo, timeoutMs: number): number {
 }
 
 /** How a birth changed the map, so the parent can react. */
-export type BirthChange = 'new' | 'restarted' | 'same';
+export type BirthChange = 'new' | 'restarted' | 'same' | 'stale';
 
 /** The cluster map. */
 export class ClusterMap {
@@ -70,7 +75,7 @@ export class ClusterMap {
     return [...this.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** Takes a birth: a new node, a restarted one (new session), or a duplicate. */
+  /** Takes a birth: a new node, a restarted one (new session), a duplicate, or a late one of a replaced session (stale). */
   birth(name: string, message: NodeBirth, nowMs: number): BirthChange {
     const known = this.nodes.get(name);
     if (!known) {
@@ -89,10 +94,16 @@ export class ClusterMap {
         lastScoreTs: -Infinity,
         lowRiskSinceMs: nowMs,
         downSinceMs: null,
+        retiredSessions: [],
       });
       return 'new';
     }
+    // A birth of a session a newer one already replaced comes late (it was delayed, or the broker
+    // delivered the dead process's last publish after the new process's birth): taking it would
+    // address every command to a session that no longer runs, refused STALE_SESSION for good.
+    if (known.retiredSessions.includes(message.session)) return 'stale';
     const restarted = known.session !== message.session;
+    if (restarted) known.retiredSessions = [...known.retiredSessions, known.session].slice(-MAX_RETIRED_SESSIONS);
     const wasDown = known.liveness !== 'online';
     known.session = message.session;
     known.dataUrl = message.dataUrl;

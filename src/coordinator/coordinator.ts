@@ -261,7 +261,7 @@ export class CoordinatorCore implements PlacementHost {
       return;
     }
     const change = this.cluster.birth(node, message, this.nowMs);
-    if (change === 'same') return;
+    if (change === 'same' || change === 'stale') return;
     this.askReport(node);
     this.sendCalibration(node);
     if (change === 'restarted') this.notifyNode(node, 'up');

@@ -70,7 +70,7 @@ export class ReplicaChange extends ShardOperation {
     this.kind = plan.kind;
   }
 
-  /** Lists the new shadow and tells it to follow, or fences the one to remove. */
+  /** Lists the new shadow and tells it to follow, or starts the wait before removing one. */
   start(ctx: OperationContext): void {
     const route = ctx.routing.get(this.shard)!;
     if (route.primary === null || route.writes !== 'open') return ctx.finish(this);
@@ -110,10 +110,10 @@ export class ReplicaChange extends ShardOperation {
         if (!this.polls.delete(pending)) return;
         if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
         // A listed replica that is not following this primary (a stale primary, a fenced shadow, a
-        // shadow of an older epoch, or one that holds no replica because its follow never arrived) will not catch up by itself, so it is told to
-        // follow now. Until it does the shard has a shadow fewer than routing says, and a removal
-        // that only gave up was started again at once and lost every race with the core's own
-        // rejoin, for as long as the cluster ran.
+        // shadow of an older epoch, or one that holds no replica because its follow never arrived)
+        // will not catch up by itself, so it is told to follow now. Until it does the shard has a
+        // shadow fewer than routing says; a removal that only gave up is started again and keeps
+        // the shard busy, so the core's own rejoin for that node may never get it.
         if (message.ok && report && (report.role !== 'shadow' || report.epoch < this.epoch)) return this.rejoinInstead(ctx, pending.node, `reports ${report.role} at epoch ${report.epoch}`);
         if (!message.ok && message.error?.code === 'NO_REPLICA') return this.rejoinInstead(ctx, pending.node, 'holds no replica');
         if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');

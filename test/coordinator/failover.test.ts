@@ -260,3 +260,26 @@ test('a listed shadow that refuses to follow because it saw a newer epoch moves 
   assert.match(incident?.reason ?? '', /has seen epoch/);
   assert.deepEqual(world.settleBy(30_000), []);
 });
+
+test('a late birth of a node\'s previous session does not take the place of the new one', () => {
+  // B restarts (a new session). Then its previous life's birth arrives after all (delayed, or the
+  // broker delivered the dead process's last publish late; simulator seed slow 3299). Taken as news,
+  // every command to B would carry the dead session and be refused STALE_SESSION for good, and the
+  // failover below could never promote B.
+  const world = new SimWorld({ seed: 14, nodes: 2, shards: 1, shadowsPerShard: 1, coordinator: { rebalance: false, preReplicate: false } });
+  world.runUntil(8_000);
+  const route = structuredClone(world.core.routing.get(0)!);
+  const [a, b] = [route.primary!, route.shadows[0]!];
+  const oldSession = world.agents.get(b)!.session;
+  crashAt(world, b, 8_000, 1_000);
+  world.runUntil(20_000);
+  assert.notEqual(world.agents.get(b)!.session, oldSession, 'B restarted');
+  assert.equal(world.core.cluster.get(b)!.session, world.agents.get(b)!.session);
+  world.deliverToCoordinator({ kind: 'node-state', node: b, message: { state: 'online', session: oldSession, ts: 7_000, version: 'sim', profile: 'sim', dataUrl: `ws://${b}` } });
+  assert.equal(world.core.cluster.get(b)!.session, world.agents.get(b)!.session, 'the stale birth changed nothing');
+  crashAt(world, a, 20_000);
+  world.runUntil(35_000);
+  const after = world.core.routing.get(0)!;
+  assert.equal(after.primary, b);
+  assert.equal(after.writes, 'open');
+});
