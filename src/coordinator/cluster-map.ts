@@ -37,12 +37,9 @@ export interface NodeInfo {
   lowRiskSinceMs: number | null;
   /** When the will arrived or heartbeats stopped, for the outcome of incidents. */
   downSinceMs: number | null;
-  /** Sessions a newer birth replaced (the last {@link MAX_RETIRED_SESSIONS}): a birth of one of them is stale. */
-  retiredSessions: string[];
+  /** `ts` of the birth of its current session (the agent's clock when it published it). */
+  bornTs: number;
 }
-
-/** How many replaced sessions a node remembers. */
-export const MAX_RETIRED_SESSIONS = 8;
 
 /** A node is suspected after this many of its sampling intervals without a heartbeat (when longer than the timeout). */
 export const HEARTBEAT_MISSED_INTERVALS = 3;
@@ -94,16 +91,19 @@ export class ClusterMap {
         lastScoreTs: -Infinity,
         lowRiskSinceMs: nowMs,
         downSinceMs: null,
-        retiredSessions: [],
+        bornTs: message.ts,
       });
       return 'new';
     }
-    // A birth of a session a newer one already replaced comes late (it was delayed, or the broker
-    // delivered the dead process's last publish after the new process's birth): taking it would
-    // address every command to a session that no longer runs, refused STALE_SESSION for good.
-    if (known.retiredSessions.includes(message.session)) return 'stale';
     const restarted = known.session !== message.session;
-    if (restarted) known.retiredSessions = [...known.retiredSessions, known.session].slice(-MAX_RETIRED_SESSIONS);
+    // A birth of another session published before the birth of the one that is online now comes
+    // late (delayed, or the broker delivered a dead process's last publish after the new process's
+    // birth): taking it would address every command to a session that no longer runs, refused
+    // STALE_SESSION for good. Both were stamped by the same host's clock. Once the current session
+    // is no longer online (its will came, or it fell silent), any birth is taken, so a clock that
+    // stepped back delays a restarted agent only until its predecessor's will or silence.
+    if (restarted && known.liveness === 'online' && message.ts < known.bornTs) return 'stale';
+    known.bornTs = message.ts;
     const wasDown = known.liveness !== 'online';
     known.session = message.session;
     known.dataUrl = message.dataUrl;

@@ -65,7 +65,7 @@ function runMix(mix: string, seeds: readonly number[]): number {
   return acked;
 }
 
-test('never two primaries, no acknowledged write lost, with fast decisions, three nodes and long hangs, quick wills, churn, or heavy loss (206 seeds)', () => {
+test('never two primaries, no acknowledged write lost, with fast decisions, three nodes and long hangs, quick wills, churn, or heavy loss (207 seeds)', () => {
   // Faster degradation with a 1 s rebalance interval and 2 s cool-downs; and three nodes with one
   // shadow and hangs up to 12 s. Seeds 153, 2947 and 2888 found a failover counting as silence the
   // coordinator's own broker outage: a shadow that hung during it, its will retained, was taken
@@ -85,7 +85,8 @@ test('never two primaries, no acknowledged write lost, with fast decisions, thre
   // 30% loss and 1.5 s delays. Seed 2302 found a listed shadow that a previous coordinator life's
   // unfinished failover had fenced while it held nothing: it refused every follow at the routing
   // epoch, and its removal and rejoin retried for ever (now a failover moves the shard on).
-  runMix('lossy', [2302]);
+  // Seed 3323 found births of two restarts arriving in the wrong order (see cluster-map.test.ts).
+  runMix('lossy', [2302, 3323]);
 });
 
 test('never two primaries, no acknowledged write lost, with hangs of up to 15 s and wills up to 10 s late (102 seeds)', () => {
