@@ -213,9 +213,14 @@ export class MqttLink {
 
   private publishBirth(): void {
     this.counters.births += 1;
+    const birth = this.parts.birth();
+    this.lastBirthTs = birth.ts;
     // The birth goes ahead of anything buffered: whoever reads this node's messages learns its session first.
-    this.send({ kind: 'node-state', topic: this.stateTopic, payload: encodeMessage('node-state', this.parts.birth()), qos: 1, retain: true });
+    this.send({ kind: 'node-state', topic: this.stateTopic, payload: encodeMessage('node-state', birth), qos: 1, retain: true });
   }
+
+  /** `ts` of the last birth this link published; 0 before the first. */
+  private lastBirthTs = 0;
 
   private onClose(): void {
     this.counters.disconnects += 1;
@@ -239,20 +244,22 @@ export class MqttLink {
 
   /**
    * A will of an earlier session of this node (a crashed process whose connection the broker
-   * closed late) can replace the retained birth of this one. The link watches its own state topic
-   * and asserts its birth again when that happens.
+   * closed late), or a birth of one published before this session's (delivered late), can replace
+   * the retained birth of this one. The link watches its own state topic and asserts its birth again
+   * when that happens. A birth stamped after its own is another live agent with this node id: it is
+   * reported, not answered, so two such agents cannot take turns for ever (only the older answers).
    */
   private onOwnState(payload: Buffer): void {
     const state = decodeOrDrop('node-state', payload, this.stateTopic, this.parts.onDrop);
     if (state === undefined || state.session === this.parts.session || this.stopping) return;
-    if (state.state === 'online') {
+    if (state.state === 'online' && state.ts >= this.lastBirthTs) {
       // Answering another live session's birth with ours would ping-pong forever: say it, do not fight.
       this.counters.foreignBirths += 1;
       if (this.counters.foreignBirths <= 3) this.parts.logger.error('another agent is online with this node id; node ids must be unique', { session: state.session });
       return;
     }
     if (!this.canSend()) return;
-    this.parts.logger.info('the will of an earlier session of this node replaced the birth; publishing the birth again', { session: state.session });
+    this.parts.logger.info(`the ${state.state === 'online' ? 'late birth' : 'will'} of an earlier session of this node replaced the birth; publishing the birth again`, { session: state.session });
     this.publishBirth();
   }
 }

@@ -191,6 +191,25 @@ function conformance(name: string, skip: string | false, open: () => Promise<Bro
       assert.equal((JSON.parse(health.text) as { status: string }).status, 'ok');
     });
 
+    test('a late birth of an earlier session that replaces the retained birth is answered with the agent\'s own', async () => {
+      // The broker delivered a dead process's last birth after this one's (a restart during a
+      // partition): readers of the retained state would take the dead session. Its birth is older
+      // than the agent's own, so the agent publishes its birth again.
+      const seenBefore = watcher.seen.length;
+      const stale = encodeMessage('node-state', { state: 'online', session: 'an-earlier-life', ts: Date.now() - 600_000, version: '0.0.1', profile: 'fast-test', dataUrl: agent.dataUrl });
+      await publisher.publishAsync(topics.node(node, 'state'), Buffer.from(stale), { qos: 1, retain: true });
+      const again = await watcher.next((m) => m.topic === topics.node(node, 'state') && (m.decoded as { session?: string } | undefined)?.session === agent.session, 10_000, seenBefore);
+      assert.equal(decodeMessage('node-state', again.payload).state, 'online');
+      // The retained state is the agent's again.
+      const late = await Watcher.open(broker.url, [topics.node(node, 'state')]);
+      try {
+        const retained = await late.next(() => true);
+        assert.equal((retained.decoded as { session: string }).session, agent.session);
+      } finally {
+        await late.close();
+      }
+    });
+
     test('kill -9 of the agent leaves its will: offline, for the session of its birth', async () => {
       const seenBefore = watcher.seen.length;
       agent.child.kill('SIGKILL');
