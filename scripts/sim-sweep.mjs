@@ -24,9 +24,8 @@ if (!existsSync(new URL('mixes.js', simDir))) {
   process.stderr.write('sim-sweep: the simulator is not built; run `npm run build` first\n');
   process.exit(2);
 }
-const { SimWorld } = await import(new URL('world.js', simDir).href);
 // The mixes and base settings are the property test's own (test/coordinator/sim/mixes.ts).
-const { SIM_MIXES, mixConfig } = await import(new URL('mixes.js', simDir).href);
+const { SIM_MIXES, runMixSeed } = await import(new URL('mixes.js', simDir).href);
 if (!(mixName in SIM_MIXES)) {
   process.stderr.write(`sim-sweep: unknown --mix ${JSON.stringify(mixName)}; one of ${Object.keys(SIM_MIXES).join(', ')}\n`);
   process.exit(2);
@@ -36,10 +35,7 @@ let bad = 0;
 const totals = { writesAcked: 0, crashes: 0, hangs: 0, linkCuts: 0, coordinatorRestarts: 0 };
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const world = new SimWorld(mixConfig(mixName, seed));
-    world.runUntil(45_000);
-    world.calm();
-    const unsettled = world.settleBy(80_000);
+    const { world, unsettled } = runMixSeed(mixName, seed);
     if (unsettled.length > 0) {
       bad++;
       console.log(`seed ${seed} did not settle: ${unsettled[0]}`);

@@ -18,6 +18,7 @@
  * @module
  */
 import { readReplicaReport, ShardOperation, type NodeChange, type OperationContext, type OperationKind, type PendingCommand } from './operation.js';
+import { replicaVerdict } from './recovery.js';
 import type { CommandResultMessage, ReplicaReport } from './types.js';
 
 /** What to change. */
@@ -109,13 +110,8 @@ export class ReplicaChange extends ShardOperation {
         // (the removed replica's own, say) says nothing about what it holds now.
         if (!this.polls.delete(pending)) return;
         if (message.ok && report && this.removedLsn !== null && holdsLogOf(report, this.removedLastEpoch, this.removedLsn)) return this.sendDrop(ctx);
-        // A listed replica that is not following this primary (a stale primary, a fenced shadow, a
-        // shadow of an older epoch, or one that holds no replica because its follow never arrived)
-        // will not catch up by itself, so it is told to follow now. Until it does the shard has a
-        // shadow fewer than routing says; a removal that only gave up is started again and keeps
-        // the shard busy, so the core's own rejoin for that node may never get it.
-        if (message.ok && report && (report.role !== 'shadow' || report.epoch < this.epoch)) return this.rejoinInstead(ctx, pending.node, `reports ${report.role} at epoch ${report.epoch}`);
-        if (!message.ok && message.error?.code === 'NO_REPLICA') return this.rejoinInstead(ctx, pending.node, 'holds no replica');
+        const why = this.notFollowing(ctx, pending.node, message, report);
+        if (why !== null) return this.rejoinInstead(ctx, pending.node, why);
         if (pending.attempt >= maxCatchUpPolls) return this.giveUp(ctx, 'no other shadow caught up');
         this.pollNextTick.push(pending);
         return;
@@ -179,6 +175,25 @@ export class ReplicaChange extends ShardOperation {
     return route.epoch === this.epoch && route.primary === this.primary;
   }
 
+  /**
+   * Why `node`, listed as a shadow, is not following this primary, by its answer to a report (a stale
+   * primary, a fenced shadow, a shadow of another epoch, or no replica because its follow never
+   * arrived: the core's own rule, replicaVerdict); null when it is, or when the answer says nothing.
+   * Such a replica will not catch up by itself, so a removal tells it to follow first: until it does
+   * the shard has a shadow fewer than routing says, and a removal that only gave up is started again
+   * and keeps the shard busy, so the core's own rejoin for that node may never get it.
+   */
+  private notFollowing(ctx: OperationContext, node: string, message: CommandResultMessage, report: ReplicaReport | null): string | null {
+    if (!message.ok) return message.error?.code === 'NO_REPLICA' ? 'holds no replica' : null;
+    if (!report || replicaVerdict(ctx.routing.get(this.shard)!, node, report) === 'ok') return null;
+    return `reports ${report.role} at epoch ${report.epoch}`;
+  }
+
+  /** The listed shadows other than the one to remove, on online nodes. */
+  private otherShadows(ctx: OperationContext): string[] {
+    return ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
+  }
+
   private rejoinInstead(ctx: OperationContext, node: string, why: string): void {
     this.giveUp(ctx, `${node} is listed as a shadow but ${why}; it is told to follow first`);
     const extra = ctx.routing.get(this.shard)!.extraShadows.includes(node);
@@ -201,7 +216,7 @@ export class ReplicaChange extends ShardOperation {
   private warmUpTick(ctx: OperationContext): void {
     if (!this.stillCurrent(ctx)) return ctx.finish(this);
     if (this.warmUpIdleTicks++ >= maxWarmUpTicksWithoutProgress) return this.giveUp(ctx, `no other shadow got closer to ${this.plan.remove} in ${maxWarmUpTicksWithoutProgress} ticks`);
-    const others = ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
+    const others = this.otherShadows(ctx);
     if (others.length === 0) return this.giveUp(ctx, 'no other shadow to hold its writes');
     for (const node of [this.plan.remove!, ...others]) {
       if (this.warmUpAsked.has(node)) continue;
@@ -213,13 +228,11 @@ export class ReplicaChange extends ShardOperation {
     if (pending.command.type !== 'report') return;
     this.warmUpAsked.delete(pending.node);
     const removed = pending.node === this.plan.remove;
+    const why = this.notFollowing(ctx, pending.node, message, report);
     // The removed replica holds nothing, or no longer receives: nothing it has can still grow, so the
     // fence (and the exact check after it) can come now.
-    if (removed && (!message.ok || !report || report.role !== 'shadow' || report.epoch < this.epoch)) return this.fenceRemoved(ctx);
-    if (!removed) {
-      if (message.ok && report && (report.role !== 'shadow' || report.epoch < this.epoch)) return this.rejoinInstead(ctx, pending.node, `reports ${report.role} at epoch ${report.epoch}`);
-      if (!message.ok && message.error?.code === 'NO_REPLICA') return this.rejoinInstead(ctx, pending.node, 'holds no replica');
-    }
+    if (removed && (!message.ok || !report || why !== null)) return this.fenceRemoved(ctx);
+    if (why !== null) return this.rejoinInstead(ctx, pending.node, why);
     if (!message.ok || !report) return;
     this.warmUpLsns.set(pending.node, report.receivedLsn);
     const target = this.warmUpLsns.get(this.plan.remove!);
@@ -243,7 +256,7 @@ export class ReplicaChange extends ShardOperation {
   }
 
   private pollOthers(ctx: OperationContext, attempt: number): void {
-    const others = ctx.routing.get(this.shard)!.shadows.filter((n) => n !== this.plan.remove && ctx.cluster.isOnline(n));
+    const others = this.otherShadows(ctx);
     this.anyPollPending = false;
     for (const node of others) {
       const pending = ctx.send(this, node, 'report', this.shard, this.epoch, {}, attempt);

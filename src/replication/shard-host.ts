@@ -192,9 +192,7 @@ export class ShardHost {
     const existing = this.shards.get(shard);
     if (existing && existing.replica.role !== 'shadow') throw new ReplicationError('SHARD_EXISTS', `shard ${shard} already has a ${existing.replica.role} replica on node ${this.options.node}`);
     if (!existing) {
-      const floor = this.absentFloors.get(shard) ?? 0;
-      if (epoch < floor) throw new ReplicationError('STALE_EPOCH', `epoch ${epoch} is below ${floor}, which a fence of shard ${shard} carried before this node held it`, { epoch: floor });
-      this.absentFloors.delete(shard);
+      this.takeAbsentFloor(shard, epoch);
       const replica = await this.openReplica(shard, 'shadow', epoch, applyDelayMs ?? this.options.applyDelayMs);
       this.shards.set(shard, { replica, publisher: undefined, primary: primary.node, demoted: true, follower: undefined, installing: false });
     }
@@ -270,9 +268,7 @@ export class ShardHost {
     if (!this.shards.has(shard) && request.create === true && request.throughLsn === 0) {
       // As for a follow: a create below a fence this node got while it held nothing comes from an
       // older decision (a failover has moved the shard on since) and must not make a primary.
-      const floor = this.absentFloors.get(shard) ?? 0;
-      if (epoch < floor) throw new ReplicationError('STALE_EPOCH', `epoch ${epoch} is below ${floor}, which a fence of shard ${shard} carried before this node held it`, { epoch: floor });
-      this.absentFloors.delete(shard);
+      this.takeAbsentFloor(shard, epoch);
       await this.openShard(shard, 'primary', epoch);
       return this.replicaState(shard);
     }
@@ -371,6 +367,13 @@ export class ShardHost {
 
   private requireOpen(): void {
     if (this.closed) throw new ReplicationError('CLOSED', `shard host ${this.options.node} is closed`);
+  }
+
+  /** Before a replica of `shard` is created at `epoch`: refuses an epoch below a fence it got while absent, and forgets that fence. */
+  private takeAbsentFloor(shard: number, epoch: number): void {
+    const floor = this.absentFloors.get(shard) ?? 0;
+    if (epoch < floor) throw new ReplicationError('STALE_EPOCH', `epoch ${epoch} is below ${floor}, which a fence of shard ${shard} carried before this node held it`, { epoch: floor });
+    this.absentFloors.delete(shard);
   }
 
   private noteAbsentFloor(shard: number, epoch: number): void {

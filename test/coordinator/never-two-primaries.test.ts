@@ -5,22 +5,11 @@
 // instant; each run then calms down and must settle with every shard open on one primary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mixConfig } from './sim/mixes.js';
-import { SimWorld, SimViolation } from './sim/world.js';
+import { runMixSeed } from './sim/mixes.js';
+import { SimViolation, type SimWorld } from './sim/world.js';
 
 const seeds = Number(process.env.FORESHARD_SIM_SEEDS ?? 250);
 const firstSeed = Number(process.env.FORESHARD_SIM_SEED ?? 1);
-
-/**
- * Runs `seed` of fault mix `mix` (test/coordinator/sim/mixes.ts) for 45 s, then calms it for 35 s
- * (40 s more if it is still busy then: SimWorld.settleBy). Returns the world and what kept it from settling.
- */
-function runSeed(seed: number, mix = 'default'): { world: SimWorld; unsettled: string[] } {
-  const world = new SimWorld(mixConfig(mix, seed));
-  world.runUntil(45_000);
-  world.calm();
-  return { world, unsettled: world.settleBy(80_000) };
-}
 
 test(`never two primaries, no acknowledged write lost (${seeds} seeds)`, () => {
   const totals = { acked: 0, crashes: 0, hangs: 0, restarts: 0, linkCuts: 0, switches: 0, failovers: 0, incidents: 0 };
@@ -28,7 +17,7 @@ test(`never two primaries, no acknowledged write lost (${seeds} seeds)`, () => {
     let world: SimWorld;
     let unsettled: string[];
     try {
-      ({ world, unsettled } = runSeed(seed));
+      ({ world, unsettled } = runMixSeed('default', seed));
     } catch (error) {
       if (error instanceof SimViolation) console.log(`FAILED seed ${seed}: rerun with FORESHARD_SIM_SEED=${seed} FORESHARD_SIM_SEEDS=1`);
       throw error;
@@ -54,7 +43,7 @@ function runMix(mix: string, seeds: readonly number[]): number {
     let world: SimWorld;
     let unsettled: string[];
     try {
-      ({ world, unsettled } = runSeed(seed, mix));
+      ({ world, unsettled } = runMixSeed(mix, seed));
     } catch (error) {
       if (error instanceof SimViolation) console.log(`FAILED ${mix} seed ${seed}`);
       throw error;

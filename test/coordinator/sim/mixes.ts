@@ -3,7 +3,7 @@
  * scripts/sim-sweep.mjs, in one place: the base settings every seed runs with, and each named mix's
  * changes to them. docs/e2e.md ("Eleventh session") says what each mix found.
  */
-import type { SimConfig } from './world.js';
+import { SimWorld, type SimConfig } from './world.js';
 
 /** The base settings for `seed`. */
 export function baseSimConfig(seed: number): Partial<SimConfig> {
@@ -61,4 +61,16 @@ export function mixConfig(name: string, seed: number): Partial<SimConfig> {
   const mix = SIM_MIXES[name];
   if (!mix) throw new Error(`unknown mix ${JSON.stringify(name)}; one of ${Object.keys(SIM_MIXES).join(', ')}`);
   return { ...baseSimConfig(seed), ...mix(seed) };
+}
+
+/**
+ * Runs `seed` of mix `name` as the property test and scripts/sim-sweep.mjs do: faults for 45 s, then
+ * calm until 80 s (40 s more if it is still busy then: SimWorld.settleBy). Returns the world and what
+ * kept it from settling.
+ */
+export function runMixSeed(name: string, seed: number): { world: SimWorld; unsettled: string[] } {
+  const world = new SimWorld(mixConfig(name, seed));
+  world.runUntil(45_000);
+  world.calm();
+  return { world, unsettled: world.settleBy(80_000) };
 }
