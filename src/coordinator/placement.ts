@@ -49,16 +49,28 @@ export class CreateShard extends ShardOperation {
   start(ctx: OperationContext): void {
     const route = ctx.routing.get(this.shard)!;
     assert.ok(route.primary !== null && route.epoch === firstEpoch, 'only a new shard is created');
-    ctx.send(this, route.primary, 'promote', this.shard, firstEpoch, { throughLsn: 0, create: true });
-    for (const shadow of route.shadows) ctx.send(this, shadow, 'follow', this.shard, firstEpoch, { primary: route.primary });
+    // A node gone offline since placement has no session to send to: nothing would ever answer.
+    for (const shadow of route.shadows) {
+      if (ctx.send(this, shadow, 'follow', this.shard, firstEpoch, { primary: route.primary })) this.waiting.add(shadow);
+    }
+    if (!ctx.send(this, route.primary, 'promote', this.shard, firstEpoch, { throughLsn: 0, create: true })) {
+      return ctx.startFailover(this.shard, `primary ${route.primary} went offline before the shard was created`);
+    }
     this.waiting.add(route.primary);
-    for (const shadow of route.shadows) this.waiting.add(shadow);
   }
 
   /** Writes open once the primary answers; the operation ends once every replica has. */
   onResult(ctx: OperationContext, pending: PendingCommand, message: CommandResultMessage): void {
     if (!message.ok) {
-      ctx.log('warn', 'CREATE_REFUSED', `shard ${this.shard}: ${pending.command.type} refused by ${pending.node}: ${message.error?.code ?? '?'}`);
+      const code = message.error?.code ?? '?';
+      ctx.log('warn', 'CREATE_REFUSED', `shard ${this.shard}: ${pending.command.type} refused by ${pending.node}: ${code}`);
+      if (!this.waiting.delete(pending.node)) return;
+      // A refusal is final (an agent that restarted refuses its earlier session's commands, one that
+      // has seen a newer epoch refuses epoch 1): the shard would wait for ever. Without its primary
+      // a failover creates it at a fresh epoch, on a replica that holds it or by creating it empty.
+      // A shadow that refused is not waited for; the replica reports make it follow once this ends.
+      if (pending.command.type === 'promote' && !this.opened) return ctx.startFailover(this.shard, `primary ${pending.node} refused to create the shard: ${code}`);
+      if (this.opened && this.waiting.size === 0) ctx.finish(this);
       return;
     }
     this.waiting.delete(pending.node);

@@ -116,8 +116,11 @@ export abstract class PromotingOperation extends ShardOperation {
     const pending = ctx.send(this, node, 'promote', this.shard, epoch, args);
     this.step(ctx, 'promote-sent', node, pending, `epoch ${epoch} through lsn ${throughLsn}${args.create === true ? ', creating the shard empty: its writes never opened' : ''}`);
     if (!pending) {
+      // Not retarget: a failover may choose this very node again (the most recent log is retried
+      // rather than passed over until it is gone), and nothing changes until the node comes back or
+      // is gone. Each operation's own failure path decides (a failover asks every replica again).
       this.failedTargets.add(node);
-      this.retarget(ctx, 'no session');
+      this.onPromotionFailed(ctx, 'no session');
     }
   }
 

@@ -53,6 +53,16 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
   // Every shard starts on two nodes, so rebalancing moves replicas all through the faults.
   moves: () => ({ shards: 12, placement: (_shard, nodes) => [nodes[0]!, nodes[1]!], coordinator: { switchCooldownMs: 5_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 5_000, rebalanceIntervalMs: 1_000, maxMovesInFlight: 4 } }),
   // Nodes degrade three times as often: planned switches, pre-replication and its removals throughout.
+  // Everything at once: a created cluster (even seeds) or a skewed placement to rebalance (odd
+  // seeds), two shadows, loss and slow messages, crashes, long hangs, degrading hosts, restarts and cuts.
+  storm: (seed) => ({
+    shards: 10, shadowsPerShard: 2, createCluster: seed % 2 === 0,
+    ...(seed % 2 === 1 ? { placement: (_shard: number, nodes: readonly string[]) => [nodes[0]!, nodes[1]!, nodes[2]!] } : {}),
+    lossRate: 0.2, duplicateRate: 0.15, minDelayMs: 50, maxDelayMs: 1_500, lagRate: 0.4,
+    crashRatePerS: 0.06, hangRatePerS: 0.06, hangMaxMs: 12_000, willDelayMs: seed % 3 === 0 ? 8_000 : 1_500,
+    degradeRatePerS: 0.2, coordinatorRestartRatePerS: 0.03, linkCutRatePerS: 0.04,
+    coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 1_500, maxMovesInFlight: 3 },
+  }),
   pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 
