@@ -322,6 +322,12 @@ export class CoordinatorCore implements PlacementHost {
       return;
     }
     this.pending.delete(message.cmdId);
+    // An answer from the session the command went to is a sign of life like a heartbeat: MQTT
+    // delivers one client's messages in order and its will only after them, so an answer that comes
+    // after the will was sent after a reconnect. Without this, a node that answered a failover's
+    // fence and then lost two scores looked dead and silent, and was passed over with the only
+    // longer log (storm-lean seed 4204).
+    if (message.error?.code !== 'STALE_SESSION' && pending.command.args['session'] === this.cluster.get(node)?.session) this.onHeartbeat(node);
     if (pending.command.type === 'calibrate') {
       if (message.ok) this.stats.calibrationsApplied++;
       else this.stats.calibrationsRefused++;
@@ -490,6 +496,10 @@ export class CoordinatorCore implements PlacementHost {
       return;
     }
     const reported = new Set<number>();
+    // A shard the node does not list is one it holds no replica of: a report remembered from when it
+    // did would make it look caught up to a switch.
+    const listed = new Set(replicas.map((report) => report.shard));
+    for (const shard of this.routing.shardsOn(pending.node)) if (!listed.has(shard)) this.shards.get(shard)?.forget(pending.node);
     for (const report of replicas) {
       const state = this.shards.get(report.shard);
       if (!state) {

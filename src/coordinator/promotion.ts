@@ -36,6 +36,8 @@ export abstract class PromotingOperation extends ShardOperation {
   /** Set when the promotion re-promotes a replica already found accepting writes. */
   protected adopting = false;
   protected readonly failedTargets = new Set<string>();
+  /** Targets that refused NO_REPLICA: they hold nothing, so promoting them again cannot succeed. */
+  protected readonly holdsNothing = new Set<string>();
   /** Every replica this operation has told to promote. */
   protected readonly attempted = new Set<string>();
   /** Shadows told to follow the new primary that have not answered yet. */
@@ -141,6 +143,12 @@ export abstract class PromotingOperation extends ShardOperation {
     }
     this.step(ctx, 'promote-refused', pending.node, pending, message.error?.code);
     if (report) ctx.shardState(this.shard).noteEpoch(report.epoch);
+    // It holds nothing: a report remembered from when it did (before a removal, say) must not make
+    // it the caught-up choice again, or the operation promotes it for ever (storm-lean seed 401).
+    if (message.error?.code === 'NO_REPLICA') {
+      ctx.shardState(this.shard).forget(pending.node);
+      this.holdsNothing.add(pending.node);
+    }
     this.failedTargets.add(pending.node);
     this.onPromotionFailed(ctx, message.error?.code ?? 'refused');
   }
@@ -211,9 +219,12 @@ export abstract class PromotingOperation extends ShardOperation {
       this.failedTargets.clear();
       next = this.nextTarget(ctx);
     }
-    if (next === null) return; // wait for a replica to come back (onReplicaUp)
+    if (next === null) return this.onNoTarget(ctx, why);
     this.promote(ctx, next, ctx.shardState(this.shard).allocateEpoch());
   }
+
+  /** No replica is left to promote: by default, wait for the target to come back (onReplicaUp). */
+  protected onNoTarget(_ctx: OperationContext, _why: string): void {}
 
   /**
    * `throughEpoch` lets the agent refuse a log that has as many entries but a different history (a

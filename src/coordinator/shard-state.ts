@@ -76,6 +76,11 @@ export class ShardState {
     this.noteEpoch(report.epoch);
   }
 
+  /** Drops `node`'s last report: the node said it holds no replica of the shard. Its epoch stays noted. */
+  forget(node: string): void {
+    this.reports.delete(node);
+  }
+
   /** Raises the floor for new epochs to a reported one. */
   noteEpoch(epoch: number): void {
     if (epoch > this.maxEpoch) this.maxEpoch = epoch;

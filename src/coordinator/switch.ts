@@ -91,14 +91,23 @@ export class PlannedSwitch extends PromotingOperation {
     this.onTargetDown(ctx, node);
   }
 
+  /**
+   * Every target failed and none is left (the old primary down too, or a shadow that holds nothing):
+   * only the target coming back would end the wait, with writes paused all along. A failover fences
+   * every replica afresh and promotes the most recent log, whichever node holds it.
+   */
+  protected override onNoTarget(ctx: OperationContext, why: string): void {
+    ctx.startFailover(this.shard, `no replica left to promote in the switch (${why})`);
+  }
+
   /** The requested target, else the healthiest caught-up shadow, else the old primary once fenced. */
   protected nextTarget(ctx: OperationContext): string | null {
     const route = ctx.routing.get(this.shard)!;
-    const usable = (node: string): boolean => !this.failedTargets.has(node) && ctx.cluster.isOnline(node);
+    const usable = (node: string): boolean => !this.failedTargets.has(node) && !this.holdsNothing.has(node) && ctx.cluster.isOnline(node);
     if (this.reopening) return this.oldPrimary !== null && usable(this.oldPrimary) ? this.oldPrimary : null;
     if (this.requestedTarget !== null && usable(this.requestedTarget) && route.shadows.includes(this.requestedTarget)) return this.requestedTarget;
     const reports = ctx.shardState(this.shard).reports;
-    const eligible = eligibleTargets(route.shadows.filter((node) => !this.failedTargets.has(node)), this.avoid, ctx.cluster, ctx.options.switchThreshold);
+    const eligible = eligibleTargets(route.shadows.filter((node) => !this.failedTargets.has(node) && !this.holdsNothing.has(node)), this.avoid, ctx.cluster, ctx.options.switchThreshold);
     const candidates: Candidate[] = eligible.map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
     const best = healthiestCaughtUp(candidates, this.throughLsn);
     if (best) return best.node;

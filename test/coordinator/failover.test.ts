@@ -197,6 +197,46 @@ test('a shadow whose will comes late, after it resumed, is still asked: it may h
   assert.deepEqual(world.unsettled(), []);
 });
 
+test('a shadow that answers the failover\'s fence after its late will is alive: it is promoted, though its scores are lost', () => {
+  // As above, n0001 holds an acknowledged write n0002 lacks when the primary dies. The failover's
+  // fence reaches n0001 while it is online; its will (for the same session) arrives before its
+  // answer, and its scores of the next 4 s are lost. Its answer proves it alive after the will.
+  // Before, the coordinator took it for dead: the promotion had no session to go to, and choosing
+  // it again and again overflowed the stack; once that was mended, the failover waited until n0001
+  // was silent past its limit and promoted n0002 without the write (storm-lean seed 4204).
+  let fenceSent = false;
+  let silencedAt = Infinity;
+  const world = new SimWorld({
+    seed: 12, nodes: 3, shards: 1, shadowsPerShard: 2, writeRate: 1, lagRate: 0.6, willDelayMs: 10, minDelayMs: 5, maxDelayMs: 20,
+    coordinator: { heartbeatTimeoutMs: 3_000, rebalance: false, preReplicate: false },
+    trace: (line) => { if (/ cmd n0001 .*"type":"fence"/.test(line)) fenceSent = true; },
+    dropScore: (node, nowMs) => node === 'n0001' && nowMs >= silencedAt && nowMs < silencedAt + 4_000,
+  });
+  world.runUntil(10_000);
+  assert.deepEqual([world.core.routing.get(0)!.primary, [...world.core.routing.get(0)!.shadows].sort()], ['n0000', ['n0001', 'n0002']]);
+  const length = (node: string): number => world.agents.get(node)!.replicas.get(0)!.log.length;
+  const lastAcked = (): number => Math.max(0, ...(world.acked.get(0) ?? []).map((write) => write.lsn));
+  let t = 10_000;
+  while (lastAcked() <= length('n0002')) world.runUntil((t += 10));
+  const acked = [...world.acked.get(0)!];
+  world.crashNode('n0000');
+  while (!fenceSent) world.runUntil((t += 1));
+  silencedAt = t;
+  world.deliverToCoordinator({ kind: 'node-state', node: 'n0001', message: { state: 'offline', session: world.agents.get('n0001')!.session } });
+  assert.ok(world.core.cluster.isDead('n0001'), 'the late will marks it offline before its answer');
+  world.runUntil(t + 2_000);
+  const failover = [...world.incidents.values()].find((i) => i.kind === 'failover')!;
+  assert.equal(failover.outcome.result, 'failed-over');
+  assert.equal(failover.toNode, 'n0001', 'the shadow with the acknowledged write is promoted at once');
+  // The simulator's checker fails the run at any promotion, then or later, that lacks an acknowledged write.
+  world.runUntil(t + 12_000);
+  const after = world.core.routing.get(0)!;
+  assert.equal(after.writes, 'open');
+  const log = world.agents.get(after.primary!)!.replicas.get(0)!.log;
+  for (const write of acked) assert.equal(log[write.lsn - 1]?.writeId, write.writeId, `the primary ${after.primary} holds acknowledged write ${write.writeId}`);
+  assert.deepEqual(world.unsettled(), []);
+});
+
 test('a shadow that died just before its primary is waited for only until its silence is past the limit, then passed over', () => {
   // A shadow's will alone does not prove it stopped acknowledging (the test above), so a failover
   // waits for a dead shadow until it has been silent past its heartbeat limit. Then it must go on by

@@ -63,6 +63,15 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
     degradeRatePerS: 0.2, coordinatorRestartRatePerS: 0.03, linkCutRatePerS: 0.04,
     coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 1_500, maxMovesInFlight: 3 },
   }),
+  // The storm on a lean cluster: four nodes, one shadow per shard (the only copy of an
+  // acknowledged write besides the primary), fast decisions and quick wills.
+  'storm-lean': (seed) => ({
+    nodes: 4, shards: 8, shadowsPerShard: 1, createCluster: seed % 2 === 0,
+    lossRate: 0.2, duplicateRate: 0.15, minDelayMs: 20, maxDelayMs: 1_000, lagRate: 0.4,
+    crashRatePerS: 0.06, hangRatePerS: 0.06, hangMaxMs: 10_000, willDelayMs: seed % 3 === 0 ? 6_000 : 500,
+    degradeRatePerS: 0.25, coordinatorRestartRatePerS: 0.03, linkCutRatePerS: 0.04,
+    coordinator: { switchCooldownMs: 2_000, heartbeatTimeoutMs: 2_500, preReplicateCooldownMs: 2_000, rebalanceIntervalMs: 1_000, maxMovesInFlight: 2 },
+  }),
   pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 

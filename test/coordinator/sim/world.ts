@@ -65,6 +65,8 @@ export interface SimConfig {
   sendMetrics?: boolean;
   /** Scripted scores: the failure probability of `node` now (used for its shards too), or null for the default. */
   scoreOf?: (node: string, nowMs: number) => number | null;
+  /** Scripted faults: true drops `node`'s score (and metrics) published now. */
+  dropScore?: (node: string, nowMs: number) => boolean;
   /** Scripted faults: true drops this command on its way to `node`. */
   dropCommand?: (node: string, command: CommandMessage, nowMs: number) => boolean;
   /** Debugging: called with a line for every command, result and fault. */
@@ -409,8 +411,9 @@ export class SimWorld implements AgentHost {
       // Features as an agent's engine reports them (breach, anomaly, and for a shard its node's p).
       for (const shard of agent.replicas.keys()) shards[String(shard)] = { p: scripted ?? Math.min(1, p + this.random.next() * 0.02), top: explain(p), features: { breach: p, anomaly: p, node: p } };
       const message = { ts: this.now, horizonS: 60, node: { p, top: explain(p), features: { breach: p, anomaly: p } }, shards };
-      this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
-      if (this.config.sendMetrics) this.send(() => this.deliverToCoordinator({ kind: 'metrics', node: name, message: { ts: this.now, intervalMs: this.config.scoreIntervalMs, series: {} } }));
+      const dropped = this.config.dropScore?.(name, this.now) ?? false;
+      if (!dropped) this.send(() => this.deliverToCoordinator({ kind: 'score', node: name, message }));
+      if (this.config.sendMetrics && !dropped) this.send(() => this.deliverToCoordinator({ kind: 'metrics', node: name, message: { ts: this.now, intervalMs: this.config.scoreIntervalMs, series: {} } }));
       if (scripted === null && agent.degradation >= 0.97 && !this.frozen && this.random.chance(0.2)) {
         if ([...this.agents.values()].every((a) => a.up && !a.hung)) this.crash(agent);
         else agent.degradation = 0;
