@@ -10,7 +10,8 @@
  *
  * Timeouts: while the fence is unanswered, the fence is retried; if it never answers, the old primary
  * is promoted again at a fresh epoch, which reopens writes on it and makes a late fence harmless
- * (a replica refuses a lower epoch). Once the fence has answered, the promotion is always completed.
+ * (a replica refuses a lower epoch). Once the fence has answered, the promotion is always completed:
+ * by this switch, or, when no replica is left for it to promote, by the failover it hands the shard to.
  *
  * @module
  */
