@@ -79,7 +79,9 @@ export class ReplicaChange extends ShardOperation {
     this.primary = route.primary;
     if (this.plan.add === null) return this.startWarmUp(ctx);
     this.addToRouting(ctx);
-    if (!ctx.send(this, this.plan.add, 'follow', this.shard, this.epoch, { primary: this.primary })) ctx.finish(this);
+    const follow = ctx.send(this, this.plan.add, 'follow', this.shard, this.epoch, { primary: this.primary });
+    if (!follow) return ctx.finish(this);
+    this.followsUnanswered.add(follow.command.cmdId);
   }
 
   /** Moves on to the next step once a command answers. */
@@ -90,6 +92,13 @@ export class ReplicaChange extends ShardOperation {
     if (phaseOf[pending.command.type] !== this.phase) return;
     switch (pending.command.type) {
       case 'follow':
+        this.followsUnanswered.delete(pending.command.cmdId);
+        if (!message.ok && this.followsUnanswered.size > 0) {
+          // Another attempt may still land (this one went to a session the node has left, say, and
+          // the resend to its new one is on its way): unlisted, it would follow the primary unseen,
+          // and acknowledge writes a failover never fences (storm-slow seeds 467 and 808).
+          return this.giveUp(ctx, `${pending.node} refused to follow (${message.error?.code ?? '?'}), but another follow to it is unanswered; it stays listed`);
+        }
         if (!message.ok) {
           // A refused follow changed nothing on the agent: a node this change listed can leave routing
           // again, but one listed before may hold a log a failover needs, so it stays.
@@ -135,6 +144,7 @@ export class ReplicaChange extends ShardOperation {
     if (pending.attempt < limit && ctx.cluster.isOnline(pending.node) && this.stillCurrent(ctx)) {
       const again = this.resend(ctx, pending);
       if (again && pending.command.type === 'report') this.polls.add(again);
+      if (again && pending.command.type === 'follow') this.followsUnanswered.add(again.command.cmdId);
       return;
     }
     if (pending.command.type !== 'report' || !this.anyPollPending) this.giveUp(ctx, `${pending.command.type} on ${pending.node} unanswered`);
@@ -167,6 +177,8 @@ export class ReplicaChange extends ShardOperation {
   private warmUpIdleTicks = 0;
   /** Polls answered "not yet", to be sent again at the next tick. */
   private readonly pollNextTick: PendingCommand[] = [];
+  /** The follows sent to the added node that have no answer yet, timed out or not (one may still arrive). */
+  private readonly followsUnanswered = new Set<string>();
   /** True when this change put the added node in routing (it was not listed before). */
   private listedByThisChange = false;
 

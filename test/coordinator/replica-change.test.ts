@@ -162,3 +162,32 @@ test('after the fence, only the polls sent after it count: a late answer of the 
   removal.onResult(f.ctx, earlyA, answer(earlyA, shadowAt(40)));
   assert.ok(!f.sent.some((p) => p.command.type === 'drop'), 'not dropped on its own report');
 });
+
+test('a new shadow whose first follow is refused stays listed while a later follow to it is unanswered', () => {
+  // The storm-slow mix's seeds 467 and 808: node c restarted after it was told to follow, the follow
+  // timed out and went again to its new session, and the refusal of the first (STALE_SESSION) came
+  // back after that. Unlisting c then left it following the primary unseen: the resend landed, and a
+  // failover that did not fence c let the old primary keep acknowledging writes through it.
+  const f = fake();
+  f.ctx.cluster.birth('c', { state: 'online', session: 'c-1', ts: 0, version: 'test', profile: 'test', dataUrl: 'ws://c' }, 0);
+  const move = new ReplicaChange(0, { kind: 'move', add: 'c', remove: null, extra: false });
+  move.start(f.ctx);
+  const first = lastTo(f, 'c');
+  assert.equal(first.command.type, 'follow');
+  assert.ok(f.ctx.routing.get(0)!.shadows.includes('c'), 'listed before it is told to follow');
+  move.onTimeout(f.ctx, first);
+  const second = lastTo(f, 'c');
+  assert.notEqual(second, first, 'the follow is sent again');
+  move.onResult(f.ctx, first, { cmdId: first.command.cmdId, ok: false, error: { code: 'STALE_SESSION', message: 'for another session' } });
+  assert.ok(f.ctx.routing.get(0)!.shadows.includes('c'), 'still listed: the second follow may land');
+  assert.deepEqual(f.finished, [move], 'the change ends, leaving c listed (the replica reports make it follow or not)');
+
+  // With no other follow unanswered, a refused one means c never followed: it leaves routing again.
+  const g = fake();
+  g.ctx.cluster.birth('c', { state: 'online', session: 'c-1', ts: 0, version: 'test', profile: 'test', dataUrl: 'ws://c' }, 0);
+  const again = new ReplicaChange(0, { kind: 'move', add: 'c', remove: null, extra: false });
+  again.start(g.ctx);
+  const only = lastTo(g, 'c');
+  again.onResult(g.ctx, only, { cmdId: only.command.cmdId, ok: false, error: { code: 'STALE_EPOCH', message: 'seen epoch 3', epoch: 3 } });
+  assert.ok(!g.ctx.routing.get(0)!.shadows.includes('c'));
+});

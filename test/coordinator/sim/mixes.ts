@@ -72,6 +72,9 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
     degradeRatePerS: 0.25, coordinatorRestartRatePerS: 0.03, linkCutRatePerS: 0.04,
     coordinator: { switchCooldownMs: 2_000, heartbeatTimeoutMs: 2_500, preReplicateCooldownMs: 2_000, rebalanceIntervalMs: 1_000, maxMovesInFlight: 2 },
   }),
+  // The storm on eight nodes and 24 shards; and the storm with messages of 0.5 to 3 s.
+  'storm-big': (seed) => ({ ...SIM_MIXES['storm']!(seed), nodes: 8, shards: 24 }),
+  'storm-slow': (seed) => ({ ...SIM_MIXES['storm']!(seed), minDelayMs: 500, maxDelayMs: 3_000, lossRate: 0.1 }),
   pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 
