@@ -22,7 +22,7 @@ import { resolveCoordinatorOptions, type CoordinatorOptions } from './options.js
 import { readReplicaReport, ShardOperation, type NodeChange, type PendingCommand } from './operation.js';
 import { preReplicateOnScore, type PlacementHost } from './pre-replication.js';
 import { PromotingOperation } from './promotion.js';
-import { planRebalance, planRepairs } from './rebalance.js';
+import { planRebalance, planRepairs, type InFlightMove } from './rebalance.js';
 import { ReplicaChange } from './replica-change.js';
 import { replicaNodes, RoutingTable } from './routing.js';
 import { epochFloorOf, ShardState } from './shard-state.js';
@@ -728,6 +728,22 @@ export class CoordinatorCore implements PlacementHost {
     if (shards.size === 0) this.recoveringByNode.delete(node.name);
   }
 
+  /** Rebalancing's moves still under way: switches to a chosen shadow not yet done, shadows not yet dropped. */
+  private movesUnderWay(): InFlightMove[] {
+    const moves: InFlightMove[] = [];
+    for (const state of this.operating) {
+      const operation = state.operation;
+      const route = this.routing.get(state.id);
+      if (!route || operation === null) continue;
+      if (operation instanceof PlannedSwitch && operation.requestedTarget !== null && route.primary !== null && route.primary !== operation.requestedTarget) {
+        moves.push({ kind: 'move-primary', from: route.primary, to: operation.requestedTarget });
+      } else if (operation instanceof ReplicaChange && operation.plan.remove !== null && route.shadows.includes(operation.plan.remove)) {
+        moves.push({ kind: 'move-shadow', from: operation.plan.remove });
+      }
+    }
+    return moves;
+  }
+
   private rebalancePass(): void {
     const busy = (shard: number): boolean => this.shardState(shard).operation !== null;
     const repairs = planRepairs({
@@ -749,6 +765,7 @@ export class CoordinatorCore implements PlacementHost {
       busy: (shard) => this.shardState(shard).operation !== null || this.shardState(shard).recovering.size > 0,
       budget,
       maxTargetRisk: this.options.maxTargetRisk,
+      inFlight: this.movesUnderWay(),
     });
     for (const move of moves) {
       if (move.kind === 'move-shadow') {

@@ -24,7 +24,16 @@ export interface RebalanceInput {
   /** How many moves may start. */
   budget: number;
   maxTargetRisk: number;
+  /**
+   * Moves already under way, whose effect routing does not show yet: a primary switch still
+   * promoting, a shadow not yet dropped from the node it leaves. Counted as done, so a pass does not
+   * plan the same correction twice and overshoot (with slow messages a switch outlasts a pass).
+   */
+  inFlight?: readonly InFlightMove[];
 }
+
+/** A move under way: a primary leaving `from` for `to`, or a shadow leaving `from`. */
+export type InFlightMove = { kind: 'move-primary'; from: string; to: string } | { kind: 'move-shadow'; from: string };
 
 /** Plans up to `budget` moves. O(nodes × budget + shards) per pass. */
 export function planRebalance(input: RebalanceInput): RebalanceMove[] {
@@ -33,6 +42,11 @@ export function planRebalance(input: RebalanceInput): RebalanceMove[] {
   const eligible = new Set(online.filter((n) => input.cluster.risk(n) < input.maxTargetRisk));
   const replicas = new Map(online.map((n) => [n, input.routing.shardsOn(n).size]));
   const primaries = countPrimaries(input.routing, online);
+  for (const move of input.inFlight ?? []) {
+    const counts = move.kind === 'move-primary' ? primaries : replicas;
+    if (counts.has(move.from)) counts.set(move.from, counts.get(move.from)! - 1);
+    if (move.kind === 'move-primary' && primaries.has(move.to)) primaries.set(move.to, primaries.get(move.to)! + 1);
+  }
   const taken = new Set<number>();
   const moves: RebalanceMove[] = [];
   planShadowMoves(input, online, eligible, replicas, taken, moves);

@@ -32,7 +32,8 @@ export class PlannedSwitch extends PromotingOperation {
   constructor(
     shard: number,
     private readonly reason: string,
-    private readonly requestedTarget: string | null = null,
+    /** The shadow to promote when it can be (an operator's choice, or a rebalancing move's). */
+    readonly requestedTarget: string | null = null,
     /** Shadows not to promote: the nodes the shard left within its cool-down. */
     private readonly avoid: ReadonlySet<string> = new Set(),
   ) {

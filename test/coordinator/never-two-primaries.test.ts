@@ -129,14 +129,13 @@ test('never two primaries, no acknowledged write lost, every shard opens, with e
   runMix('storm-lean', [...Array.from({ length: 40 }, (_, i) => 1 + i), 401, 998, 4204, 4321, 4948]);
 });
 
-test('never two primaries, no acknowledged write lost, with every fault at once and slow messages (32 seeds, safety only)', () => {
-  // The storm-slow mix: the storm with messages of 0.5 to 3 s, past the 2 s step timeout, so most
-  // steps go two or three times and about half the runs are still busy at the settle check (as the
-  // slow mix's seed 507 was at 80 s); only the safety properties are checked here. Seeds 467 and 808
-  // found a move whose first follow to a restarted node was refused STALE_SESSION after the resend
-  // to its new session had gone out: the node was unlisted, the resend landed, and the old primary
-  // kept acknowledging writes through a shadow no failover fenced.
-  let acked = 0;
-  for (const seed of [...Array.from({ length: 30 }, (_, i) => 1 + i), 467, 808]) acked += runMixSeed('storm-slow', seed).world.stats.writesAcked;
-  assert.ok(acked > 0);
+test('never two primaries, no acknowledged write lost, every shard opens, with every fault at once and slow messages (32 seeds)', () => {
+  // The storm-slow mix: the storm with messages of 0.5 to 3 s, past the 2 s step timeout. Seeds 467
+  // and 808 found a move whose first follow to a restarted node was refused STALE_SESSION after the
+  // resend to its new session had gone out: the node was unlisted, the resend landed, and the old
+  // primary kept acknowledging writes through a shadow no failover fenced. Seeds 3, 8 and 21 were
+  // still busy at 300 s: rebalancing planned a primary move again on counts that did not show the
+  // switch still under way, overshot, and moved primaries back and forth for ever (about half of
+  // the mix's runs were still busy at the settle check then; 1% now, each settled by 120 s).
+  runMix('storm-slow', [...Array.from({ length: 30 }, (_, i) => 1 + i), 467, 808]);
 });

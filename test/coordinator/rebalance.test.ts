@@ -3,7 +3,8 @@
 // then moves stop; and no replica is ever moved onto a node at or above the risk threshold.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSpread } from '../../src/coordinator/rebalance.js';
+import { ClusterMap, RoutingTable } from '../../src/coordinator/index.js';
+import { loadSpread, planRebalance } from '../../src/coordinator/rebalance.js';
 import { SimWorld } from './sim/world.js';
 
 function skewed(seed: number): SimWorld {
@@ -48,4 +49,23 @@ test('loadSpread measures the spread over online nodes', () => {
   world.runUntil(6_000);
   const spread = loadSpread(world.core.routing, world.core.cluster);
   assert.deepEqual(spread, { replicas: 24, primaries: 24 }, 'before any move: 24 replicas on n0000 and none on n0002');
+});
+
+test('a pass counts the moves already under way, so it does not plan the same correction twice', () => {
+  // Primaries a:3, b:1, c:2. One switch from a to b evens them; planned again while that switch is
+  // still promoting (slow messages make it outlast a pass), it overshot to a:1, b:3, and the next
+  // passes moved primaries back and forth for ever (storm-slow seeds 3, 8 and 21).
+  const routing = new RoutingTable();
+  const placement: [string, string][] = [['a', 'b'], ['a', 'b'], ['a', 'c'], ['b', 'c'], ['c', 'a'], ['c', 'b']];
+  placement.forEach(([primary, shadow], id) => routing.create({ id, epoch: 1, primary, shadows: [shadow], writes: 'open', dataUrls: { [primary]: '', [shadow]: '' }, available: true, extraShadows: [], recovering: [] }));
+  const cluster = new ClusterMap(16);
+  for (const node of ['a', 'b', 'c']) cluster.birth(node, { state: 'online', session: `${node}-1`, ts: 0, version: 'test', profile: 'test', dataUrl: '' }, 0);
+  const input = { routing, cluster, budget: 3, maxTargetRisk: 0.5 };
+  const first = planRebalance({ ...input, busy: () => false });
+  assert.deepEqual(first.map((move) => [move.kind, move.to]), [['move-primary', 'b']], 'one switch evens the primaries');
+  const shard = first[0]!.shard;
+  const again = planRebalance({ ...input, busy: (id) => id === shard, inFlight: [{ kind: 'move-primary', from: 'a', to: 'b' }] });
+  assert.deepEqual(again, [], 'with that switch under way, nothing more');
+  const blind = planRebalance({ ...input, busy: (id) => id === shard });
+  assert.equal(blind.length, 1, 'without counting it, a second switch off a would be planned');
 });

@@ -75,6 +75,12 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
   // The storm on eight nodes and 24 shards; and the storm with messages of 0.5 to 3 s.
   'storm-big': (seed) => ({ ...SIM_MIXES['storm']!(seed), nodes: 8, shards: 24 }),
   'storm-slow': (seed) => ({ ...SIM_MIXES['storm']!(seed), minDelayMs: 500, maxDelayMs: 3_000, lossRate: 0.1 }),
+  // More of the storm: three nodes with one shadow; the coordinator's restarts and cuts three times
+  // as often; hangs of up to 15 s with wills up to 10 s late; a skewed lean cluster to rebalance.
+  'storm-three': (seed) => ({ ...SIM_MIXES['storm-lean']!(seed), nodes: 3, shards: 4 }),
+  'storm-cuts': (seed) => ({ ...SIM_MIXES['storm']!(seed), coordinatorRestartRatePerS: 0.09, linkCutRatePerS: 0.12 }),
+  'storm-hang': (seed) => ({ ...SIM_MIXES['storm']!(seed), hangRatePerS: 0.08, hangMaxMs: 15_000, willDelayMs: seed % 2 === 1 ? 10_000 : 2_000 }),
+  'storm-lean-moves': (seed) => ({ ...SIM_MIXES['storm-lean']!(seed), createCluster: false, placement: (_shard: number, nodes: readonly string[]) => [nodes[0]!, nodes[1]!] }),
   pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 
