@@ -120,6 +120,8 @@ export class CoordinatorCore implements PlacementHost {
   private readonly pending = new Map<string, PendingCommand>();
   private readonly recoveringByNode = new Map<string, Set<number>>();
   private readonly reportsAwaited = new Set<string>();
+  /** The nodes that answered the report round of start-up recovery (see {@link recover}). */
+  private readonly reportedInRecovery = new Set<string>();
   /**
    * Replicas the agents report of shards routing does not list, kept only while a restart with an
    * empty routing table recovers: if there are any, the cluster exists and is rebuilt from them.
@@ -495,6 +497,7 @@ export class CoordinatorCore implements PlacementHost {
       this.stats.badResults++;
       return;
     }
+    if (!this.running) this.reportedInRecovery.add(pending.node);
     const reported = new Set<number>();
     // A shard the node does not list is one it holds no replica of: a report remembered from when it
     // did would make it look caught up to a switch.
@@ -575,6 +578,7 @@ export class CoordinatorCore implements PlacementHost {
       for (const state of this.shards.values()) state.reports.clear();
       this.unroutedReports.clear();
       this.reportsAwaited.clear();
+      this.reportedInRecovery.clear();
       for (const node of this.cluster.all()) if (node.liveness !== 'offline') this.askReport(node.name);
       return;
     }
@@ -656,7 +660,17 @@ export class CoordinatorCore implements PlacementHost {
     for (const shard of this.routing.ids()) {
       const route = this.routing.get(shard)!;
       const state = this.shardState(shard);
-      const verdict = restartVerdict(route, state.reports, state.maxEpoch);
+      let verdict = restartVerdict(route, state.reports, state.maxEpoch);
+      // A replica that did not report may be one the previous life promoted at a newer epoch (the
+      // table with it was never retained): writes kept at the routing epoch would be acknowledged
+      // beside it and lost to its newer log when it returns. A failover moves the shard to an epoch
+      // of this life's, above any the previous one used (three-node seed 12103).
+      const silent = [...replicaNodes(route), ...state.recovering].filter((node) => !this.reportedInRecovery.has(node));
+      let reason = 'coordinator restart found no primary accepting writes at the routing epoch';
+      if (verdict !== 'failover' && silent.length > 0) {
+        verdict = 'failover';
+        reason = `coordinator restart: ${silent.join(', ')} did not report, and may hold a newer epoch`;
+      }
       if (verdict === 'keep') continue;
       state.lastSwitchMs = this.nowMs; // no duplicate switch: the cool-down starts now
       state.lastSwitch = 'unknown';
@@ -664,7 +678,7 @@ export class CoordinatorCore implements PlacementHost {
         this.routing.update(shard, { writes: 'open' });
         this.log('info', 'REOPENED_AFTER_RESTART', `shard ${shard}: primary ${route.primary} was never fenced`);
       } else {
-        this.startFailover(shard, 'coordinator restart found no primary accepting writes at the routing epoch');
+        this.startFailover(shard, reason);
       }
     }
     for (const node of this.cluster.all()) {
