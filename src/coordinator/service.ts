@@ -43,7 +43,7 @@ import { CoordinatorCore } from './coordinator.js';
 import { CoordinatorError } from './errors.js';
 import { FailureHistory, fitFromHistory } from './failure-history.js';
 import { IncidentStore } from './incidents/store.js';
-import type { Incident } from './incidents/incident.js';
+import { closeIncident, type Incident } from './incidents/incident.js';
 import { CoordinatorLink, type CoordinatorMqttOptions } from './mqtt-link.js';
 import { fromWireResult, fromWireRouting, toWireCommand, toWireIncident, toWireRouting } from './mqtt-codec.js';
 import type { CoordinatorOptions } from './options.js';
@@ -151,7 +151,29 @@ export class CoordinatorService {
     service.loadSavedRouting();
     service.refitCalibration();
     await service.connect();
+    await service.closeOrphanedIncidents();
     return service;
+  }
+
+  /**
+   * Incidents a previous life opened and never closed (it stopped in the middle of a switch or a
+   * failover) would read as open for ever in `foreshard incidents` and on the dashboard. They are
+   * closed as abandoned; this life's restart recovery checks every shard again and opens an incident
+   * of its own for whatever it does. The store keeps at most its limit of files, so this read is bounded.
+   */
+  private async closeOrphanedIncidents(): Promise<void> {
+    let stored: Incident[];
+    try {
+      stored = (await this.incidents.list()).incidents;
+    } catch (error) {
+      this.log.warn('cannot read the stored incidents to close those a previous life left open', { error: (error as Error).message });
+      return;
+    }
+    for (const incident of stored) {
+      if (incident.outcome.result !== 'open') continue;
+      closeIncident(incident, Date.now(), 'abandoned', `the coordinator that opened it stopped before it finished; generation ${this.generation} checks the shard again`);
+      this.publishIncident(incident);
+    }
   }
 
   private async connect(): Promise<void> {

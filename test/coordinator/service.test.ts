@@ -15,6 +15,8 @@ import { createLogger } from '../../src/common/log.js';
 import { startCoordinatorHttp } from '../../src/coordinator/http.js';
 import { sendOperatorRequest } from '../../src/coordinator/mqtt-operator.js';
 import { CoordinatorService } from '../../src/coordinator/service.js';
+import { closeIncident, openIncident } from '../../src/coordinator/incidents/incident.js';
+import { IncidentStore } from '../../src/coordinator/incidents/store.js';
 import { clusterTopics, createCommandVerifier, decodeMessage, encodeMessage, signOperatorRequest, type Command } from '../../src/protocol/index.js';
 
 let broker: EmbeddedBroker;
@@ -171,4 +173,26 @@ test('a coordinator with a failure history fits a calibration, shows it, and sen
   for (const name of ['foreshard_failure_history_pairs 6', 'foreshard_calibration_pairs 6', 'foreshard_calibration_bias{unit="shard"}', 'foreshard_calibration_weight{unit="shard",feature="anomaly"}']) {
     assert.ok(metrics.includes(name), `/metrics has ${name}`);
   }
+});
+
+test('incidents a previous life left open are closed as abandoned when the next one starts', async () => {
+  // A coordinator stopped in the middle of a switch leaves its incident open in the store; without
+  // this, `foreshard incidents` and the dashboard showed it open for ever.
+  const dataDir = join(dir, 'orphans');
+  const store = new IncidentStore(join(dataDir, 'incidents'));
+  const start = { kind: 'planned-switch' as const, shard: 0, reason: 'rollback score above 0.8 for 3 updates', nowMs: 1_000, fromNode: 'n1', epochBefore: 1, scores: [], shardTop: [], nodeTop: [], features: { shard: null, node: null } };
+  const left = openIncident({ ...start, id: 'inc-g1-1' });
+  const done = openIncident({ ...start, id: 'inc-g1-2' });
+  closeIncident(done, 2_000, 'switched', 'n2 is primary at epoch 2');
+  await store.write(left);
+  await store.write(done);
+  const service = await CoordinatorService.start({ ...options(), cluster: `${cluster}-orphans`, dataDir });
+  running.push(service);
+  const deadline = Date.now() + 5_000;
+  while ((await store.read('inc-g1-1')).outcome.result === 'open' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  const closed = await store.read('inc-g1-1');
+  assert.equal(closed.outcome.result, 'abandoned');
+  assert.match(closed.outcome.detail, /stopped before it finished/);
+  assert.ok(closed.closedAtMs !== null && closed.timeline.steps.at(-1)!.step === 'closed');
+  assert.equal((await store.read('inc-g1-2')).outcome.result, 'switched', 'a closed incident is left as it was');
 });

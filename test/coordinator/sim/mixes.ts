@@ -81,6 +81,10 @@ export const SIM_MIXES: Readonly<Record<string, (seed: number) => Partial<SimCon
   'storm-cuts': (seed) => ({ ...SIM_MIXES['storm']!(seed), coordinatorRestartRatePerS: 0.09, linkCutRatePerS: 0.12 }),
   'storm-hang': (seed) => ({ ...SIM_MIXES['storm']!(seed), hangRatePerS: 0.08, hangMaxMs: 15_000, willDelayMs: seed % 2 === 1 ? 10_000 : 2_000 }),
   'storm-lean-moves': (seed) => ({ ...SIM_MIXES['storm-lean']!(seed), createCluster: false, placement: (_shard: number, nodes: readonly string[]) => [nodes[0]!, nodes[1]!] }),
+  // An operator at work through the faults: manual switches (to a chosen shadow or any) and
+  // automation paused and resumed, about one command every 3 s; and the same in the storm.
+  manual: () => ({ manualRatePerS: 0.3 }),
+  'storm-manual': (seed) => ({ ...SIM_MIXES['storm']!(seed), manualRatePerS: 0.3 }),
   pressure: () => ({ degradeRatePerS: 0.3, shadowsPerShard: 2, coordinator: { switchCooldownMs: 3_000, heartbeatTimeoutMs: 3_500, preReplicateCooldownMs: 3_000, rebalanceIntervalMs: 2_000 } }),
 });
 

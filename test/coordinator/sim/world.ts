@@ -19,6 +19,7 @@
  * the only moments the properties can change, so this checks them at every simulated instant.
  */
 import { CoordinatorCore } from '../../../src/coordinator/coordinator.js';
+import { CoordinatorError } from '../../../src/coordinator/errors.js';
 import type { CoordinatorOptions } from '../../../src/coordinator/options.js';
 import type { Incident } from '../../../src/coordinator/incidents/incident.js';
 import { CounterIds, type CommandMessage, type CommandResultMessage, type CoordinatorEvent, type CoordinatorIntent, type NodeStateMessage, type RoutingMessage, type RoutingShard, type ScoreContribution, type ScoreEntry } from '../../../src/coordinator/types.js';
@@ -54,6 +55,8 @@ export interface SimConfig {
   /** Chance per second that the coordinator's broker connection is cut, for up to `linkCutMaxMs` ({@link SimWorld.cutCoordinatorLink}). */
   linkCutRatePerS: number;
   linkCutMaxMs: number;
+  /** Chance per second of an operator's command: a manual switch (to a listed shadow or any), or automation paused or resumed. */
+  manualRatePerS?: number;
   /** Check the properties after every event (off for the scale run). */
   check: boolean;
   coordinator: Partial<CoordinatorOptions>;
@@ -155,6 +158,7 @@ export class SimWorld implements AgentHost {
   /** From now on: no loss, no crashes, no restarts, every node up; the cluster should settle. */
   calm(): void {
     this.frozen = true;
+    if ((this.config.manualRatePerS ?? 0) > 0) this.deliverToCoordinator({ kind: 'set-automation', paused: false });
     for (const agent of this.agents.values()) {
       agent.degradation = 0;
       if (agent.hung) {
@@ -354,6 +358,27 @@ export class SimWorld implements AgentHost {
     if (this.random.chance(config.degradeRatePerS * perSecond)) {
       const agent = this.random.pick([...this.agents.values()]);
       if (agent.degradation === 0) agent.degradation = 0.01;
+    }
+    if ((config.manualRatePerS ?? 0) > 0 && this.random.chance(config.manualRatePerS! * perSecond)) this.operatorCommand();
+  }
+
+  /** An operator's command, as `foreshard switch` and `pause-automation` send them; a refusal is the operator's to read. */
+  private operatorCommand(): void {
+    const roll = this.random.next();
+    const shard = this.random.int(0, this.config.shards - 1);
+    const route = this.core.routing.get(shard);
+    let event: CoordinatorEvent;
+    if (roll < 0.7) {
+      const toNode = route && route.shadows.length > 0 && this.random.chance(0.5) ? this.random.pick(route.shadows) : undefined;
+      event = { kind: 'manual-switch', shard, ...(toNode ? { toNode } : {}) };
+    } else {
+      event = { kind: 'set-automation', paused: roll < 0.85 };
+    }
+    this.config.trace?.(`${this.now} operator ${JSON.stringify(event)}`);
+    try {
+      this.deliverToCoordinator(event);
+    } catch (error) {
+      if (!(error instanceof CoordinatorError)) throw error;
     }
   }
 
