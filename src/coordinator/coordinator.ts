@@ -499,10 +499,6 @@ export class CoordinatorCore implements PlacementHost {
     }
     if (!this.running) this.reportedInRecovery.add(pending.node);
     const reported = new Set<number>();
-    // A shard the node does not list is one it holds no replica of: a report remembered from when it
-    // did would make it look caught up to a switch.
-    const listed = new Set(replicas.map((report) => report.shard));
-    for (const shard of this.routing.shardsOn(pending.node)) if (!listed.has(shard)) this.shards.get(shard)?.forget(pending.node);
     for (const report of replicas) {
       const state = this.shards.get(report.shard);
       if (!state) {
@@ -517,6 +513,9 @@ export class CoordinatorCore implements PlacementHost {
       if (unlisted && report.receivedLsn > 0 && this.routing.revisionOf(report.shard) <= pending.routingRevision) this.markRecovering(report.shard, pending.node);
       this.fenceIfStalePrimary(pending.node, report);
     }
+    // A listed shard the node does not report is one it holds no replica of: a report remembered
+    // from when it did would make it look caught up to a switch.
+    for (const shard of this.routing.shardsOn(pending.node)) if (!reported.has(shard)) this.shards.get(shard)?.forget(pending.node);
     if (this.running) this.reconcileNode(pending.node, reported, pending.routingRevision);
   }
 

@@ -205,26 +205,8 @@ export abstract class PromotingOperation extends ShardOperation {
     return other !== null;
   }
 
-  /** The target refused, timed out or went down: by default, move on to the next target. */
-  protected onPromotionFailed(ctx: OperationContext, why: string): void {
-    this.retarget(ctx, why);
-  }
-
-  protected retarget(ctx: OperationContext, why: string): void {
-    let next = this.nextTarget(ctx);
-    if (next === null && this.failedTargets.size > 0) {
-      // Everyone failed once: start over with the best-ranked replica, at a fresh epoch, which also
-      // gets past a refusal for a stale one. A promotion, once sent, is never abandoned.
-      this.step(ctx, 'no-other-target', this.target ?? undefined, null, why);
-      this.failedTargets.clear();
-      next = this.nextTarget(ctx);
-    }
-    if (next === null) return this.onNoTarget(ctx, why);
-    this.promote(ctx, next, ctx.shardState(this.shard).allocateEpoch());
-  }
-
-  /** No replica is left to promote: by default, wait for the target to come back (onReplicaUp). */
-  protected onNoTarget(_ctx: OperationContext, _why: string): void {}
+  /** The target refused, timed out, went down or had no session: each operation decides what next. */
+  protected abstract onPromotionFailed(ctx: OperationContext, why: string): void;
 
   /**
    * `throughEpoch` lets the agent refuse a log that has as many entries but a different history (a

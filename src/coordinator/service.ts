@@ -151,7 +151,9 @@ export class CoordinatorService {
     service.loadSavedRouting();
     service.refitCalibration();
     await service.connect();
-    await service.closeOrphanedIncidents();
+    // In the write queue, behind nothing: reading up to the store's limit of files must not hold up
+    // the coordinator's start.
+    service.enqueue(() => service.closeOrphanedIncidents(), () => service.counters.incidentWriteFailures++);
     return service;
   }
 
@@ -162,14 +164,7 @@ export class CoordinatorService {
    * of its own for whatever it does. The store keeps at most its limit of files, so this read is bounded.
    */
   private async closeOrphanedIncidents(): Promise<void> {
-    let stored: Incident[];
-    try {
-      stored = (await this.incidents.list()).incidents;
-    } catch (error) {
-      this.log.warn('cannot read the stored incidents to close those a previous life left open', { error: (error as Error).message });
-      return;
-    }
-    for (const incident of stored) {
+    for (const incident of (await this.incidents.list()).incidents) {
       if (incident.outcome.result !== 'open') continue;
       closeIncident(incident, Date.now(), 'abandoned', `the coordinator that opened it stopped before it finished; generation ${this.generation} checks the shard again`);
       this.publishIncident(incident);

@@ -94,22 +94,32 @@ export class PlannedSwitch extends PromotingOperation {
   }
 
   /**
-   * Every target failed and none is left (the old primary down too, or a shadow that holds nothing):
-   * only the target coming back would end the wait, with writes paused all along. A failover fences
-   * every replica afresh and promotes the most recent log, whichever node holds it.
+   * The next target, at a fresh epoch. When every one has failed once, it starts over with the
+   * best-ranked (a fresh epoch also gets past a refusal for a stale one): a promotion, once sent, is
+   * never abandoned by the switch. When none is left at all (the old primary down too, or shadows that
+   * hold nothing), only the target coming back would end the wait, with writes paused all along, so a
+   * failover takes the shard: it fences every replica afresh and promotes the most recent log.
    */
-  protected override onNoTarget(ctx: OperationContext, why: string): void {
-    ctx.startFailover(this.shard, `no replica left to promote in the switch (${why})`);
+  protected override onPromotionFailed(ctx: OperationContext, why: string): void {
+    let next = this.nextTarget(ctx);
+    if (next === null && this.failedTargets.size > 0) {
+      this.step(ctx, 'no-other-target', this.target ?? undefined, null, why);
+      this.failedTargets.clear();
+      next = this.nextTarget(ctx);
+    }
+    if (next === null) return ctx.startFailover(this.shard, `no replica left to promote in the switch (${why})`);
+    this.promote(ctx, next, ctx.shardState(this.shard).allocateEpoch());
   }
 
   /** The requested target, else the healthiest caught-up shadow, else the old primary once fenced. */
   protected nextTarget(ctx: OperationContext): string | null {
     const route = ctx.routing.get(this.shard)!;
-    const usable = (node: string): boolean => !this.failedTargets.has(node) && !this.holdsNothing.has(node) && ctx.cluster.isOnline(node);
+    const untried = (node: string): boolean => !this.failedTargets.has(node) && !this.holdsNothing.has(node);
+    const usable = (node: string): boolean => untried(node) && ctx.cluster.isOnline(node);
     if (this.reopening) return this.oldPrimary !== null && usable(this.oldPrimary) ? this.oldPrimary : null;
     if (this.requestedTarget !== null && usable(this.requestedTarget) && route.shadows.includes(this.requestedTarget)) return this.requestedTarget;
     const reports = ctx.shardState(this.shard).reports;
-    const eligible = eligibleTargets(route.shadows.filter((node) => !this.failedTargets.has(node) && !this.holdsNothing.has(node)), this.avoid, ctx.cluster, ctx.options.switchThreshold);
+    const eligible = eligibleTargets(route.shadows.filter(untried), this.avoid, ctx.cluster, ctx.options.switchThreshold);
     const candidates: Candidate[] = eligible.map((node) => candidate(node, ctx.cluster.risk(node), reports.get(node)));
     const best = healthiestCaughtUp(candidates, this.throughLsn);
     if (best) return best.node;
