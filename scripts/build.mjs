@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds everything `npm install` and `npm test` need: each AssemblyScript entry in assembly/ to
-// build/<name>.wasm, the JSON Schema validators to build/src/ (scripts/validators.mjs), then the
+// build/<name>.wasm, the agent's page-out addon to build/native/ (when there is a C compiler), the JSON Schema validators to build/src/ (scripts/validators.mjs), then the
 // TypeScript to build/. It skips work whose outputs are newer than
 // their sources, so `npm test` can call it every time.
 import { execFileSync } from 'node:child_process';
@@ -52,6 +52,22 @@ for (const entry of entries) {
   if (mtimeMs(out) >= assemblyNewest) continue;
   process.stderr.write(`build: asc assembly/${entry} -> build/${name}.wasm\n`);
   run('asc', [join('assembly', entry), '--config', 'asconfig.json', '--target', 'release', '--outFile', out]);
+}
+
+// The agent's page-out addon (native/page-out.c), with the system's C compiler (CC, else cc). It is
+// optional: without a compiler the build goes on, and the agent runs without it and says so.
+const nativeSource = join(root, 'native', 'page-out.c');
+const nativeOut = join(buildDir, 'native', 'page-out.node');
+if (mtimeMs(nativeOut) < mtimeMs(nativeSource)) {
+  const cc = process.env.CC || 'cc';
+  mkdirSync(dirname(nativeOut), { recursive: true });
+  try {
+    execFileSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', '-o', nativeOut, nativeSource], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    process.stderr.write('build: cc native/page-out.c -> build/native/page-out.node\n');
+  } catch (error) {
+    const reason = error.code === 'ENOENT' ? `no ${cc} on this machine` : `${cc} failed`;
+    process.stderr.write(`build: native/page-out.c not built (${reason}); the agent will keep its start-up pages resident (README, "Agent")\n`);
+  }
 }
 
 // The JSON Schema validators, generated as JavaScript so that ajv is not loaded at run time

@@ -22,6 +22,7 @@ import { AgentError } from './errors.js';
 import { startHttpServer, type AgentHttpServer, type AgentView } from './http.js';
 import { MqttLink, newSessionId, type MqttTls } from './mqtt-link.js';
 import type { AgentOptions } from './options.js';
+import { schedulePageOut } from './page-out.js';
 import { Scorer } from './scoring.js';
 import type { AgentShardHost } from './shard-host.js';
 import { SyntheticSeries } from './synthetic.js';
@@ -132,6 +133,7 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
   let lastSample: MetricsSample | undefined;
   let extraSeries: Record<string, number> = {};
   let lastScore: Score | undefined;
+  let pageOut: ReturnType<typeof schedulePageOut> | undefined;
 
   const onSample = (sample: MetricsSample): void => {
     lastSample = sample;
@@ -165,10 +167,13 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
     hostFigures: host.figures(),
     nowMs: Date.now(),
     extraFamilies: chaos ? chaosFamilies(chaos.state()) : [],
+    residentBytes: process.memoryUsage.rss(),
+    pageOut: pageOut?.state() ?? { status: 'off', releasedBytes: 0 },
   });
   const http: AgentHttpServer = await startHttpServer(options.httpHost, options.httpPort, view, { '/chaos': (request, response) => serveChaosHttp(chaos, request, response) });
   link.start();
   sampler.start();
+  if (options.pageOut) pageOut = schedulePageOut((message, fields) => logger.info(message, fields));
   logger.info('agent started', { node: options.nodeId, cluster: options.cluster, session, profile: profile.name, httpUrl: http.url, dataUrl: host.dataUrl, broker: options.mqtt.url, prediction: options.prediction });
 
   let stopped: Promise<void> | undefined;
@@ -179,6 +184,7 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
     profile,
     stop: () =>
       (stopped ??= (async () => {
+        pageOut?.cancel();
         sampler.stop();
         await dispatcher!.idle();
         await link.stop();

@@ -14,6 +14,7 @@ import type { DropCounts, Score } from '../protocol/index.js';
 import { AgentError } from './errors.js';
 import type { CommandCounters } from './commands.js';
 import type { MqttLinkState } from './mqtt-link.js';
+import type { PageOutState } from './page-out.js';
 import type { ScorerCounters } from './scoring.js';
 import type { ReplicaFigures } from './shard-host.js';
 
@@ -43,6 +44,10 @@ export interface AgentView {
   readonly replicas: readonly ReplicaFigures[];
   readonly hostFigures: Readonly<Record<string, number>>;
   readonly nowMs: number;
+  /** The process's resident set size, read at request time. */
+  readonly residentBytes?: number;
+  /** The start-up page-out (src/agent/page-out.ts). */
+  readonly pageOut?: PageOutState;
   /** Further families from parts wired beside the agent (the chaos controller's state). */
   readonly extraFamilies?: readonly MetricFamilyInput[];
 }
@@ -95,6 +100,11 @@ export function agentFamilies(view: AgentView): MetricFamilyInput[] {
     families.push(gauge('prediction_calibration_bias', 'Bias of the logistic calibration, by unit.', units.map(([unit, c]) => ({ labels: { unit }, value: c.bias }))));
     families.push(gauge('prediction_calibration_weight', 'Weight of each feature in the logistic calibration, by unit and feature.',
       units.flatMap(([unit, c]) => Object.entries(c.weights).map(([feature, value]) => ({ labels: { unit, feature }, value: value ?? 0 })))));
+  }
+  if (view.residentBytes !== undefined) families.push(gauge('resident_memory_bytes', 'Resident set size of the agent process (RSS), in bytes.', [{ value: view.residentBytes }]));
+  if (view.pageOut) {
+    families.push(gauge('start_up_page_out_released_bytes', 'RSS released by paging out start-up code once after start (--no-page-out turns it off), by status: pending, done, unavailable or off.',
+      [{ labels: { status: view.pageOut.status }, value: view.pageOut.releasedBytes }]));
   }
   families.push(...replicaFamilies(view));
   families.push(...(view.extraFamilies ?? []));

@@ -54,9 +54,12 @@ export interface AgentProcess {
 
 const children = new Set<ChildProcess>();
 
-/** Starts `foreshard agent` with `args` and waits for its "agent started" line. */
-export async function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [binPath, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'info', ...env } });
+/**
+ * Starts `foreshard agent` with `args` and waits for its "agent started" line; `executable` is the
+ * node to run it with (this one by default).
+ */
+export async function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}, executable: string = process.execPath): Promise<AgentProcess> {
+  const child = spawn(executable, [binPath, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'info', ...env } });
   children.add(child);
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -40,6 +40,7 @@ function agentInput(options: ParsedOptions): AgentOptionsInput {
     ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
     prediction: options['no-prediction'] !== true,
     allowChaos: options['allow-chaos'] === true,
+    pageOut: options['no-page-out'] !== true,
     syntheticSeries: numberOption(options, 'synthetic-series', 0, Number.MAX_SAFE_INTEGER),
     mqtt: {
       protocolVersion: mqttProtocolLevel(options),
@@ -109,6 +110,7 @@ export const agentCommand: Command = {
     'offline-buffer-bytes': { type: 'string', description: 'bytes kept while the broker is unreachable', default: String(d.offlineBufferBytes), valueName: '<n>' },
     'no-prediction': { type: 'boolean', description: 'sample and publish metrics, but no forecasts or scores', default: false },
     'synthetic-series': { type: 'string', description: 'extra synthetic series to sample, for load tests', default: String(d.syntheticSeries), valueName: '<n>' },
+    'no-page-out': { type: 'boolean', description: 'keep the start-up code resident (by default it is paged out once, 3 s after start)', default: false },
     'allow-chaos': { type: 'boolean', description: 'accept injected faults (foreshard chaos, POST /chaos); for demos and tests, never production', default: d.allowChaos },
     ...agentUnitOptions,
   },
