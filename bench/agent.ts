@@ -26,7 +26,7 @@
  * starts it (--v8-pool-size=1), also for information: the verdict is on the plain command.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -34,6 +34,7 @@ import { decodeMessage } from '../src/protocol/index.js';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { table } from './lib/stats.js';
 import { AGENT_UNIT_NODE_FLAGS } from '../src/cli/agent-unit.js';
+import { ownNodeCopy } from '../test/agent/harness.js';
 
 const binPath = new URL('../../bin/foreshard.js', import.meta.url).pathname;
 const floorPath = new URL('./lib/mqtt-floor.js', import.meta.url).pathname;
@@ -114,13 +115,7 @@ export async function run(args: string[]): Promise<void> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'foreshard-bench-agent-'));
   const cluster = `bench-${Date.now().toString(36)}`;
   const children: ChildProcess[] = [];
-  /** A copy of this node executable for one process, so that no other process maps its pages. */
-  const ownNode = (name: string): string => {
-    const path = join(dataRoot, `node-${name}`);
-    copyFileSync(process.execPath, path);
-    chmodSync(path, 0o755);
-    return path;
-  };
+  const ownNode = (name: string): string => ownNodeCopy(dataRoot, name);
   const startAgent = (node: string, extra: string[], how: { env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[]; sharedNode?: boolean } = {}): ChildProcess => {
     const executable = how.sharedNode ? process.execPath : ownNode(node);
     const child = spawn(executable, [...(how.nodeFlags ?? []), binPath, 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', ...extra], { stdio: 'ignore', env: { ...(how.env ?? process.env), FORESHARD_LOG_LEVEL: 'warn' } });

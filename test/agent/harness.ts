@@ -3,7 +3,7 @@
 // the independent `cbor` package. Nothing here is a mock: every test talks to real processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,18 @@ import cbor from 'cbor';
 import mqtt from 'mqtt';
 
 export const binPath = new URL('../../../bin/foreshard.js', import.meta.url).pathname;
+
+/**
+ * A copy of this node executable at `dir/node-<name>`, for one process: no other process maps its
+ * pages, as none does on a storage host where the agent is the only node process (the page-out in
+ * src/agent/page-out.ts can hand back only the pages no other process maps).
+ */
+export function ownNodeCopy(dir: string, name: string): string {
+  const path = join(dir, `node-${name}`);
+  copyFileSync(process.execPath, path);
+  chmodSync(path, 0o755);
+  return path;
+}
 
 /** A run-unique cluster name, so runs against a shared Mosquitto never see each other's messages. */
 export function uniqueCluster(label: string): string {

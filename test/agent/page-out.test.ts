@@ -7,13 +7,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
 import { parseExposition } from '../../src/metrics/index.js';
 import { loadPageOut, schedulePageOut, type PageOutState } from '../../src/agent/page-out.js';
-import { eventually, httpGet, killAgents, spawnAgent, uniqueCluster, workspace } from './harness.js';
+import { eventually, httpGet, killAgents, ownNodeCopy, spawnAgent, uniqueCluster, workspace } from './harness.js';
 
 const addonPath = new URL('../../native/page-out.node', import.meta.url).pathname;
 const wasmPath = new URL('../../arima.wasm', import.meta.url).pathname;
@@ -21,13 +21,7 @@ const hasCompiler = spawnSync('cc', ['--version']).status === 0;
 const noAddon = existsSync(addonPath) ? false : hasCompiler ? false : 'no C compiler here (cc), so build/native/page-out.node was not built';
 
 const dir = mkdtempSync(join(tmpdir(), 'foreshard-page-out-'));
-/** A copy of this node executable that no other process maps. */
-function ownNode(name: string): string {
-  const path = join(dir, `node-${name}`);
-  copyFileSync(process.execPath, path);
-  chmodSync(path, 0o755);
-  return path;
-}
+const ownNode = (name: string): string => ownNodeCopy(dir, name);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the addon pages out a process\'s file-backed pages, and the process runs on', { skip: noAddon }, () => {
