@@ -89,6 +89,9 @@ export const agentCommand: Command = {
     'With --print-unit it starts nothing: it checks the options, the profile and the files they name, and',
     'prints a systemd unit that runs this agent with them (paths made absolute; the password only as its',
     'file) and with the start-up setting --v8-pool-size=1.',
+    'Three seconds after start the agent pages out its start-up code once (madvise MADV_PAGEOUT on its',
+    'read-only file mappings, through build/native/page-out.node, which npm install compiles when there is',
+    'a C compiler); what it still runs comes back as it runs. --no-page-out keeps the pages resident.',
   ].join('\n'),
   options: {
     broker: { type: 'string', description: 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', valueName: '<mqtt-url>' },
