@@ -3,11 +3,19 @@
  * a peer measured in the same run. Writes per second and write-ack latency (p50, p99) with `batch`
  * fsync through the data port, with 1 and 2 shadows against 0 shadows (the local store only);
  * bytes on the wire per JSON-document update with deltas against deltas off. Medians of rounds.
+ *
+ * `npm run bench -- store [rounds] --page-out`: instead, what the agent's start-up page-out
+ * (src/agent/page-out.ts) does to the write path. Each round, in one process holding a primary, a
+ * shadow and the client: a load before the page-out (the peer), the same load right after it (the
+ * code faults back in as it runs), and once more after that; writes/s, ack p99 and max, and the page
+ * faults that read the disk during each load. Run it with no other node process on the machine, or
+ * the kernel keeps the pages that process also maps and little is paged out.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataPortClient, ShardHost } from '../src/replication/index.js';
+import { loadPageOut } from '../src/agent/page-out.js';
 import { median, quantile, table } from './lib/stats.js';
 
 const WRITES = 20_000;
@@ -103,9 +111,56 @@ async function wireRound(deltas: boolean): Promise<number> {
   }
 }
 
-/** Entry point of `npm run bench -- store [rounds]`. */
+/** Page faults of this process that read the disk (proc(5), /proc/self/stat field 12). */
+function majorFaults(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
+}
+
+/** The write path before and right after a page-out of this process's start-up code. */
+async function pageOutRounds(rounds: number): Promise<void> {
+  const loaded = loadPageOut();
+  if ('unavailable' in loaded) throw new Error(`no page-out here: ${loaded.unavailable}`);
+  const phases = ['before the page-out (peer)', 'right after the page-out', 'after that'] as const;
+  const figures = phases.map(() => ({ perSecond: [] as number[], p99: [] as number[], max: [] as number[], faults: [] as number[] }));
+  const released: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const cluster = await startCluster(1, true);
+    try {
+      await writeLoad(cluster.client, WRITES, smallValue); // warm-up: JIT and buffers, as in a running agent
+      for (let phase = 0; phase < phases.length; phase++) {
+        if (phase === 1) {
+          const outcome = loaded.pageOut();
+          released.push(outcome.rssBeforeBytes - outcome.rssAfterBytes);
+        }
+        const faults = majorFaults();
+        const { perSecond, latenciesMs } = await writeLoad(cluster.client, WRITES, smallValue);
+        const entry = figures[phase]!;
+        entry.perSecond.push(perSecond);
+        entry.p99.push(quantile(latenciesMs, 0.99));
+        entry.max.push(Math.max(...latenciesMs));
+        entry.faults.push(majorFaults() - faults);
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }
+  const base = figures[0]!;
+  console.log(`${WRITES} puts of 100 B, ${IN_FLIGHT} in flight, 1 shadow, batch fsync (2 ms), loopback, after a warm-up load; medians of ${rounds} rounds; the page-out released ${(median(released) / 1024 / 1024).toFixed(1)} MB of RSS (median)`);
+  console.log(table([
+    ['load', 'writes/s', 'vs before', 'ack p99 ms', 'vs before', 'ack max ms', 'vs before', 'faults that read the disk'],
+    ...phases.map((name, i) => {
+      const f = figures[i]!;
+      return [name, median(f.perSecond), median(f.perSecond) / median(base.perSecond), median(f.p99), median(f.p99) / median(base.p99), median(f.max), median(f.max) / median(base.max), median(f.faults)];
+    }),
+  ]));
+}
+
+/** Entry point of `npm run bench -- store [rounds] [--page-out]`. */
 export async function run(args: string[]): Promise<void> {
-  const rounds = Math.max(1, Number(args[0] ?? 3));
+  const pageOut = args.includes('--page-out');
+  const rounds = Math.max(1, Number(args.filter((a) => a !== '--page-out')[0] ?? 3));
+  if (pageOut) return pageOutRounds(rounds);
   const results = new Map<number, { perSecond: number[]; p50: number[]; p99: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const shadows of [0, 1, 2]) {
