@@ -103,7 +103,7 @@ export function agentFamilies(view: AgentView): MetricFamilyInput[] {
   }
   if (view.residentBytes !== undefined) families.push(gauge('resident_memory_bytes', 'Resident set size of the agent process (RSS), in bytes.', [{ value: view.residentBytes }]));
   if (view.pageOut) {
-    families.push(gauge('start_up_page_out_released_bytes', 'RSS released by paging out start-up code once after start (--no-page-out turns it off), by status: pending, done, unavailable or off.',
+    families.push(gauge('start_up_page_out_released_bytes', 'RSS before minus RSS right after paging out the start-up code, once, 3 s after start (what the agent still runs faults back in; --no-page-out turns it off), by status: pending, done, unavailable or off.',
       [{ labels: { status: view.pageOut.status }, value: view.pageOut.releasedBytes }]));
   }
   families.push(...replicaFamilies(view));
