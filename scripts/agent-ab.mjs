@@ -9,13 +9,19 @@
 // variable for that variant's agents, and `node:--flag` passes a flag to node itself, at start:
 //   node scripts/agent-ab.mjs --seconds 65 --n 3 before=/tmp/before after=.:--no-prediction
 //   node scripts/agent-ab.mjs --n 3 base=. arena=.:env:MALLOC_ARENA_MAX=2 pool=.:node:--v8-pool-size=1
+// With --own-node each agent runs from its own copy of the node executable, as `npm run bench -- agent`
+// runs them (no other process maps its pages, so its start-up page-out takes what it would on a
+// storage host); without it they share this node with the harness and with each other:
+//   node scripts/agent-ab.mjs --own-node --n 2 base=. keep=.:--no-page-out
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const { startEmbeddedBroker } = await import(new URL('../build/src/broker/embedded.js', import.meta.url).href);
 
 const args = process.argv.slice(2);
+const ownNode = args.includes('--own-node');
+if (ownNode) args.splice(args.indexOf('--own-node'), 1);
 const opt = (n, d) => { const i = args.indexOf(`--${n}`); if (i < 0) return d; const v = args[i + 1]; args.splice(i, 2); return Number(v); };
 const seconds = opt('seconds', 70), n = opt('n', 3), synthetic = opt('synthetic', 89);
 const variants = args.map((a) => { const eq = a.indexOf('='); const name = a.slice(0, eq), rest = a.slice(eq + 1); const [tree, ...extra] = rest.split(':'); const words = extra.join(':').split(' ').filter(Boolean);
@@ -31,7 +37,9 @@ const ticks = (pid) => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); co
 const subjects = [];
 for (let i = 0; i < n; i++) for (const v of variants) {
   const node = `${v.name}-${i}`;
-  const child = spawn(process.execPath, [...v.nodeFlags, join(v.tree, 'bin/foreshard.js'), 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', '--synthetic-series', String(synthetic), ...v.extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn', ...v.env } });
+  const executable = ownNode ? join(dataRoot, `node-${node}`) : process.execPath;
+  if (ownNode) { copyFileSync(process.execPath, executable); chmodSync(executable, 0o755); }
+  const child = spawn(executable, [...v.nodeFlags, join(v.tree, 'bin/foreshard.js'), 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', '--synthetic-series', String(synthetic), ...v.extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn', ...v.env } });
   subjects.push({ v, child, rss: [] });
   child.stderr.on('data', (d) => process.stderr.write(`${node}: ${d}`));
 }
