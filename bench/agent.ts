@@ -33,6 +33,7 @@ import mqtt from 'mqtt';
 import { decodeMessage } from '../src/protocol/index.js';
 import { startEmbeddedBroker } from '../src/broker/embedded.js';
 import { table } from './lib/stats.js';
+import { procStatFields } from '../src/common/proc-stat.js';
 import { AGENT_UNIT_NODE_FLAGS } from '../src/cli/agent-unit.js';
 import { ownNodeCopy } from '../test/agent/harness.js';
 
@@ -57,8 +58,7 @@ function clockTicksPerSecond(): number {
 
 /** utime + stime of `pid`, in clock ticks (proc(5): fields 14 and 15). */
 function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(pid);
   return Number(fields[11]) + Number(fields[12]);
 }
 

@@ -11,11 +11,12 @@
  * faults that read the disk during each load. Run it with no other node process on the machine, or
  * the kernel keeps the pages that process also maps and little is paged out.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataPortClient, ShardHost } from '../src/replication/index.js';
 import { loadPageOut } from '../src/agent/page-out.js';
+import { procStatFields } from '../src/common/proc-stat.js';
 import { median, quantile, table } from './lib/stats.js';
 
 const WRITES = 20_000;
@@ -113,8 +114,7 @@ async function wireRound(deltas: boolean): Promise<number> {
 
 /** Page faults of this process that read the disk (proc(5), /proc/self/stat field 12). */
 function majorFaults(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[9]);
+  return Number(procStatFields('self')[9]);
 }
 
 /** The write path before and right after a page-out of this process's start-up code. */

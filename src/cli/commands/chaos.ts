@@ -9,6 +9,7 @@
  * signed MQTT `chaos` command, which the coordinator sends.
  */
 import { readFileSync } from 'node:fs';
+import { procStatFields } from '../../common/proc-stat.js';
 import { CHAOS_LIMITS, ChaosError, parseChaosArgs, type AgentFault, type ChaosInvocation, type ChaosState } from '../../chaos/index.js';
 import { OperatingError, UsageError, type Command, type ParsedOptions } from '../command.js';
 import { clusterTargetOptions, processAlive, readClusterState, type LocalClusterState } from '../cluster-target.js';
@@ -28,8 +29,7 @@ function findAgent(state: LocalClusterState, node: string): LocalAgent {
 /** `/proc/<pid>/stat`'s state letter (`T` is stopped), or undefined where there is no /proc. */
 function processState(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0);
+    return procStatFields(pid)[0]!.charAt(0);
   } catch {
     return undefined;
   }

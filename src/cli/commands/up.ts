@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { procStatFields } from '../../common/proc-stat.js';
 import { UsageError, envName, type Command, type ParsedOptions } from '../command.js';
 import { MQTT_FILE_FLAGS, MQTT_LOGIN_FLAGS, mqttAuthFlags, mqttLogin, mqttTlsFlags } from '../mqtt-flags.js';
 import { numberOption } from '../parse.js';
@@ -27,8 +27,7 @@ const LAUNCHER_CHECK_MS = 1000;
 /** The parent of process `pid`, from /proc (Linux); null where it cannot be read. */
 function parentOf(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const parent = Number(procStatFields(pid)[1]);
     return Number.isInteger(parent) && parent > 0 ? parent : null;
   } catch {
     return null;
