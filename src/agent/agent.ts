@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ChaosController, chaosFamilies, serveChaosHttp, WorkerCpuBurner } from '../chaos/index.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { NodeExporterCollector, ProcCollector, Sampler, StoreMetricsRecorder, type Collector, type MetricsSample } from '../metrics/index.js';
+import { NodeExporterCollector, ProcCollector, Sampler, StoreMetricsRecorder, type Collector, type MetricFamilyInput, type MetricsSample } from '../metrics/index.js';
 import { loadProfile, type Profile } from '../profiles/index.js';
 import type { ReplicationChaosHooks } from '../replication/index.js';
 import { createDropCounter, encodeMessage, type CommandResult, type Metrics, type Score } from '../protocol/index.js';
@@ -22,7 +22,6 @@ import { AgentError } from './errors.js';
 import { startHttpServer, type AgentHttpServer, type AgentView } from './http.js';
 import { MqttLink, newSessionId, type MqttTls } from './mqtt-link.js';
 import type { AgentOptions } from './options.js';
-import { schedulePageOut } from './page-out.js';
 import { Scorer } from './scoring.js';
 import type { AgentShardHost } from './shard-host.js';
 import { SyntheticSeries } from './synthetic.js';
@@ -79,8 +78,11 @@ function collectorsFor(options: AgentOptions, profile: Profile, recorder: StoreM
   return collectors;
 }
 
-/** Starts an agent. Throws a ProfileError or an AgentError (with every problem) when it cannot start. */
-export async function startAgent(options: AgentOptions, openHost: ShardHostOpener, logger: Logger = createLogger('agent')): Promise<Agent> {
+/**
+ * Starts an agent. Throws a ProfileError or an AgentError (with every problem) when it cannot start.
+ * `processFamilies` adds to /metrics what the process around the agent does (the command's page-out).
+ */
+export async function startAgent(options: AgentOptions, openHost: ShardHostOpener, logger: Logger = createLogger('agent'), processFamilies: () => readonly MetricFamilyInput[] = () => []): Promise<Agent> {
   const loaded = await loadProfile(options.profile);
   for (const adjustment of loaded.adjustments) logger.warn(`profile adjusted: ${adjustment}`, { profile: loaded.profile.name });
   const profile = loaded.profile;
@@ -91,7 +93,7 @@ export async function startAgent(options: AgentOptions, openHost: ShardHostOpene
   const chaos = openChaos(options, logger);
   const host = await openHost({ options, profile, recorder, logger: logger.child('replication'), ...(chaos ? { chaos } : {}) });
   try {
-    return await wire(options, profile, clusterKey, tls, recorder, host, logger, chaos);
+    return await wire(options, profile, clusterKey, tls, recorder, host, logger, chaos, processFamilies);
   } catch (error) {
     await chaos?.close();
     await host.close();
@@ -107,7 +109,7 @@ function openChaos(options: AgentOptions, logger: Logger): ChaosController | und
   return new ChaosController({ burner: new WorkerCpuBurner((error) => chaosLogger.error('a cpu-burn thread failed', { message: error.message })), logger: chaosLogger });
 }
 
-async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Array | undefined, tls: MqttTls, recorder: StoreMetricsRecorder, host: AgentShardHost, logger: Logger, chaos: ChaosController | undefined): Promise<Agent> {
+async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Array | undefined, tls: MqttTls, recorder: StoreMetricsRecorder, host: AgentShardHost, logger: Logger, chaos: ChaosController | undefined, processFamilies: () => readonly MetricFamilyInput[]): Promise<Agent> {
   const session = newSessionId();
   const version = foreshardVersion();
   const drops = createDropCounter({ log: (drop, count) => logger.warn('dropped a payload', { kind: drop.kind, source: drop.source, code: drop.error.code, message: drop.error.message, count }) });
@@ -133,7 +135,6 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
   let lastSample: MetricsSample | undefined;
   let extraSeries: Record<string, number> = {};
   let lastScore: Score | undefined;
-  let pageOut: ReturnType<typeof schedulePageOut> | undefined;
 
   const onSample = (sample: MetricsSample): void => {
     lastSample = sample;
@@ -166,14 +167,12 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
     replicas: host.replicas(),
     hostFigures: host.figures(),
     nowMs: Date.now(),
-    extraFamilies: chaos ? chaosFamilies(chaos.state()) : [],
+    extraFamilies: [...(chaos ? chaosFamilies(chaos.state()) : []), ...processFamilies()],
     residentBytes: process.memoryUsage.rss(),
-    pageOut: pageOut?.state() ?? { status: 'off', releasedBytes: 0 },
   });
   const http: AgentHttpServer = await startHttpServer(options.httpHost, options.httpPort, view, { '/chaos': (request, response) => serveChaosHttp(chaos, request, response) });
   link.start();
   sampler.start();
-  if (options.pageOut) pageOut = schedulePageOut((message, fields) => logger.info(message, fields));
   logger.info('agent started', { node: options.nodeId, cluster: options.cluster, session, profile: profile.name, httpUrl: http.url, dataUrl: host.dataUrl, broker: options.mqtt.url, prediction: options.prediction });
 
   let stopped: Promise<void> | undefined;
@@ -184,7 +183,6 @@ async function wire(options: AgentOptions, profile: Profile, clusterKey: Uint8Ar
     profile,
     stop: () =>
       (stopped ??= (async () => {
-        pageOut?.cancel();
         sampler.stop();
         await dispatcher!.idle();
         await link.stop();

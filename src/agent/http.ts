@@ -14,7 +14,6 @@ import type { DropCounts, Score } from '../protocol/index.js';
 import { AgentError } from './errors.js';
 import type { CommandCounters } from './commands.js';
 import type { MqttLinkState } from './mqtt-link.js';
-import type { PageOutState } from './page-out.js';
 import type { ScorerCounters } from './scoring.js';
 import type { ReplicaFigures } from './shard-host.js';
 
@@ -46,9 +45,7 @@ export interface AgentView {
   readonly nowMs: number;
   /** The process's resident set size, read at request time. */
   readonly residentBytes?: number;
-  /** The start-up page-out (src/agent/page-out.ts). */
-  readonly pageOut?: PageOutState;
-  /** Further families from parts wired beside the agent (the chaos controller's state). */
+  /** Further families from parts wired beside the agent (the chaos controller's state, the process's page-out). */
   readonly extraFamilies?: readonly MetricFamilyInput[];
 }
 
@@ -102,10 +99,6 @@ export function agentFamilies(view: AgentView): MetricFamilyInput[] {
       units.flatMap(([unit, c]) => Object.entries(c.weights).map(([feature, value]) => ({ labels: { unit, feature }, value: value ?? 0 })))));
   }
   if (view.residentBytes !== undefined) families.push(gauge('resident_memory_bytes', 'Resident set size of the agent process (RSS), in bytes.', [{ value: view.residentBytes }]));
-  if (view.pageOut) {
-    families.push(gauge('start_up_page_out_released_bytes', 'RSS before minus RSS right after paging out the start-up code, once, 3 s after start (what the agent still runs faults back in; --no-page-out turns it off), by status: pending, done, unavailable or off.',
-      [{ labels: { status: view.pageOut.status }, value: view.pageOut.releasedBytes }]));
-  }
   families.push(...replicaFamilies(view));
   families.push(...(view.extraFamilies ?? []));
   return families;

@@ -62,8 +62,6 @@ export interface AgentOptions {
   readonly maxRefusalAnswersPerS: number;
   /** Accept injected faults (`foreshard chaos`, POST /chaos); off, every fault is refused 403. For demos and tests only. */
   readonly allowChaos: boolean;
-  /** Page out the start-up code once, a few seconds after start (src/agent/page-out.ts). */
-  readonly pageOut: boolean;
 }
 
 /** Named limits of the agent options (README, "Limits"). */
@@ -97,7 +95,6 @@ export const AGENT_DEFAULTS = Object.freeze({
   syntheticSeries: 0,
   maxRefusalAnswersPerS: 10,
   allowChaos: false,
-  pageOut: true,
 });
 
 /** What a caller gives: the required settings and any overrides; everything else takes its default. */
@@ -119,7 +116,6 @@ export interface AgentOptionsInput {
   syntheticSeries?: number;
   maxRefusalAnswersPerS?: number;
   allowChaos?: boolean;
-  pageOut?: boolean;
 }
 
 const brokerUrlPattern = /^(mqtt|mqtts|tcp|tls|ws|wss):\/\/[^\s/]+/;
@@ -164,7 +160,6 @@ export function resolveAgentOptions(input: AgentOptionsInput): AgentOptions {
     syntheticSeries: input.syntheticSeries ?? d.syntheticSeries,
     maxRefusalAnswersPerS: input.maxRefusalAnswersPerS ?? d.maxRefusalAnswersPerS,
     allowChaos: input.allowChaos ?? d.allowChaos,
-    pageOut: input.pageOut ?? d.pageOut,
   };
   const problems = optionProblems(options);
   if (problems.length > 0) throw new AgentError('AGENT_BAD_OPTION', `invalid agent options:\n${problems.map((p) => `  ${p}`).join('\n')}`);

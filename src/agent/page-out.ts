@@ -14,6 +14,7 @@
  * none, or the kernel is older than 5.4 (no MADV_PAGEOUT), the agent says so once and runs as before.
  */
 import { createRequire } from 'node:module';
+import { METRIC_PREFIX, type MetricFamilyInput } from '../metrics/index.js';
 
 /** How long after start the agent pages out: start-up is over by then (the first samples are out). */
 export const PAGE_OUT_AFTER_START_MS = 3000;
@@ -64,6 +65,16 @@ export interface PageOutState {
   readonly status: 'pending' | 'done' | 'unavailable' | 'off';
   /** RSS before minus RSS right after, when done. */
   readonly releasedBytes: number;
+}
+
+/** The page-out's gauge for /metrics. */
+export function pageOutFamilies(state: PageOutState): MetricFamilyInput[] {
+  return [{
+    name: `${METRIC_PREFIX}start_up_page_out_released_bytes`,
+    help: 'RSS before minus RSS right after paging out the start-up code, once, 3 s after start (what the agent still runs faults back in; --no-page-out turns it off), by status: pending, done, unavailable or off.',
+    type: 'gauge',
+    samples: [{ labels: { status: state.status }, value: state.releasedBytes }],
+  }];
 }
 
 const MiB = 1024 * 1024;

@@ -5,6 +5,7 @@ import { numberOption, optionalString } from '../parse.js';
 import { startAgent } from '../../agent/agent.js';
 import { AGENT_DEFAULTS, resolveAgentOptions, type AgentOptionsInput } from '../../agent/options.js';
 import { startHeapTrim } from '../../agent/heap-trim.js';
+import { pageOutFamilies, schedulePageOut, type PageOutState } from '../../agent/page-out.js';
 import { openReplicationHost } from '../../agent/replication-host.js';
 import { createLogger } from '../../common/log.js';
 import { readClusterKeyFile } from '../../agent/cluster-key.js';
@@ -40,7 +41,6 @@ function agentInput(options: ParsedOptions): AgentOptionsInput {
     ...(clusterKeyFile !== undefined ? { clusterKeyFile } : {}),
     prediction: options['no-prediction'] !== true,
     allowChaos: options['allow-chaos'] === true,
-    pageOut: options['no-page-out'] !== true,
     syntheticSeries: numberOption(options, 'synthetic-series', 0, Number.MAX_SAFE_INTEGER),
     mqtt: {
       protocolVersion: mqttProtocolLevel(options),
@@ -127,15 +127,21 @@ export const agentCommand: Command = {
     }
     if (options['unit-user'] !== undefined) throw new UsageError('--unit-user goes with --print-unit');
     const logger = createLogger('agent');
-    const agent = await startAgent(agentOptions, openReplicationHost, logger);
-    // A major GC every 10 s keeps the heap near its live size (src/agent/heap-trim.ts).
+    let pageOut: ReturnType<typeof schedulePageOut> | undefined;
+    const pageOutState = (): PageOutState => pageOut?.state() ?? { status: 'off', releasedBytes: 0 };
+    const agent = await startAgent(agentOptions, openReplicationHost, logger, () => pageOutFamilies(pageOutState()));
+    // The process's own memory, beside the agent: a major GC every 10 s keeps the heap near its live
+    // size (src/agent/heap-trim.ts), and the start-up code is paged out once, 3 s from now
+    // (src/agent/page-out.ts).
     const stopHeapTrim = startHeapTrim();
+    if (options['no-page-out'] !== true) pageOut = schedulePageOut((message, fields) => logger.info(message, fields));
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
     stopHeapTrim();
+    pageOut?.cancel();
     await agent.stop();
     return 0;
   },
