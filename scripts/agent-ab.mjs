@@ -14,10 +14,11 @@
 // storage host); without it they share this node with the harness and with each other:
 //   node scripts/agent-ab.mjs --own-node --n 2 base=. keep=.:--no-page-out
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 const { startEmbeddedBroker } = await import(new URL('../build/src/broker/embedded.js', import.meta.url).href);
+const { ownNodeCopy } = await import(new URL('../build/test/agent/harness.js', import.meta.url).href);
 
 const args = process.argv.slice(2);
 const ownNode = args.includes('--own-node');
@@ -37,8 +38,7 @@ const ticks = (pid) => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); co
 const subjects = [];
 for (let i = 0; i < n; i++) for (const v of variants) {
   const node = `${v.name}-${i}`;
-  const executable = ownNode ? join(dataRoot, `node-${node}`) : process.execPath;
-  if (ownNode) { copyFileSync(process.execPath, executable); chmodSync(executable, 0o755); }
+  const executable = ownNode ? ownNodeCopy(dataRoot, node) : process.execPath;
   const child = spawn(executable, [...v.nodeFlags, join(v.tree, 'bin/foreshard.js'), 'agent', '--broker', broker.url, '--cluster', cluster, '--node-id', node, '--profile', 'generic-x86-server', '--data-dir', join(dataRoot, node), '--http-host', '127.0.0.1', '--http-port', '0', '--data-host', '127.0.0.1', '--data-port', '0', '--advertise-host', '127.0.0.1', '--synthetic-series', String(synthetic), ...v.extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORESHARD_LOG_LEVEL: 'warn', ...v.env } });
   subjects.push({ v, child, rss: [] });
   child.stderr.on('data', (d) => process.stderr.write(`${node}: ${d}`));
