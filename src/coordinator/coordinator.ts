@@ -741,18 +741,12 @@ export class CoordinatorCore implements PlacementHost {
     if (shards.size === 0) this.recoveringByNode.delete(node.name);
   }
 
-  /** Rebalancing's moves still under way: switches to a chosen shadow not yet done, shadows not yet dropped. */
+  /** Moves still under way, each as its operation tells it: switches to a chosen shadow not yet done, shadows not yet dropped. */
   private movesUnderWay(): InFlightMove[] {
     const moves: InFlightMove[] = [];
     for (const state of this.operating) {
-      const operation = state.operation;
-      const route = this.routing.get(state.id);
-      if (!route || operation === null) continue;
-      if (operation instanceof PlannedSwitch && operation.requestedTarget !== null && route.primary !== null && route.primary !== operation.requestedTarget) {
-        moves.push({ kind: 'move-primary', from: route.primary, to: operation.requestedTarget });
-      } else if (operation instanceof ReplicaChange && operation.plan.remove !== null && route.shadows.includes(operation.plan.remove)) {
-        moves.push({ kind: 'move-shadow', from: operation.plan.remove });
-      }
+      const move = state.operation?.inFlightMove(this) ?? null;
+      if (move !== null) moves.push(move);
     }
     return moves;
   }

@@ -8,6 +8,7 @@
 import type { ClusterMap } from './cluster-map.js';
 import type { Incident } from './incidents/incident.js';
 import type { CoordinatorOptions } from './options.js';
+import type { InFlightMove } from './rebalance.js';
 import type { RoutingTable } from './routing.js';
 import type { ShardState } from './shard-state.js';
 import type { CommandMessage, CommandResultMessage, CommandType, ReplicaReport } from './types.js';
@@ -86,6 +87,10 @@ export abstract class ShardOperation {
   onCancel(_ctx: OperationContext): void {}
   /** Called on every decision tick, for an operation whose next step waits on time alone. */
   onTick(_ctx: OperationContext): void {}
+  /** The rebalancing move this operation is making and routing does not show yet; null for none. */
+  inFlightMove(_ctx: OperationContext): InFlightMove | null {
+    return null;
+  }
 
   /** Resends `pending` as a fresh command (new cmdId, so the agent does not answer from its replay cache). */
   protected resend(ctx: OperationContext, pending: PendingCommand): PendingCommand | null {

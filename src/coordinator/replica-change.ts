@@ -19,6 +19,7 @@
  */
 import { readReplicaReport, ShardOperation, type NodeChange, type OperationContext, type OperationKind, type PendingCommand } from './operation.js';
 import { replicaVerdict } from './recovery.js';
+import type { InFlightMove } from './rebalance.js';
 import type { CommandResultMessage, ReplicaReport } from './types.js';
 
 /** What to change. */
@@ -199,6 +200,12 @@ export class ReplicaChange extends ShardOperation {
     if (!message.ok) return message.error?.code === 'NO_REPLICA' ? 'holds no replica' : null;
     if (!report || replicaVerdict(ctx.routing.get(this.shard)!, node, report) === 'ok') return null;
     return `reports ${report.role} at epoch ${report.epoch}`;
+  }
+
+  /** A shadow still listed on the node it is leaving. */
+  override inFlightMove(ctx: OperationContext): InFlightMove | null {
+    const remove = this.plan.remove;
+    return remove !== null && ctx.routing.get(this.shard)?.shadows.includes(remove) ? { kind: 'move-shadow', from: remove } : null;
   }
 
   /** The listed shadows other than the one to remove, on online nodes. */

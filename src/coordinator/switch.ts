@@ -18,6 +18,7 @@
 import { candidate, eligibleTargets, healthiestCaughtUp, type Candidate } from './decisions.js';
 import { readReplicaReport, type NodeChange, type OperationContext, type PendingCommand } from './operation.js';
 import { PromotingOperation } from './promotion.js';
+import type { InFlightMove } from './rebalance.js';
 import type { CommandResultMessage } from './types.js';
 
 /** A planned switch of one shard. */
@@ -33,7 +34,7 @@ export class PlannedSwitch extends PromotingOperation {
     shard: number,
     private readonly reason: string,
     /** The shadow to promote when it can be (an operator's choice, or a rebalancing move's). */
-    readonly requestedTarget: string | null = null,
+    private readonly requestedTarget: string | null = null,
     /** Shadows not to promote: the nodes the shard left within its cool-down. */
     private readonly avoid: ReadonlySet<string> = new Set(),
   ) {
@@ -91,6 +92,12 @@ export class PlannedSwitch extends PromotingOperation {
     if (change === 'up') return this.onReplicaUp(ctx, node);
     if (node === this.oldPrimary && !this.promoting) return ctx.startFailover(this.shard, `primary ${node} went down during a switch`);
     this.onTargetDown(ctx, node);
+  }
+
+  /** A primary on its way to the requested shadow (a rebalancing move, or an operator's switch). */
+  override inFlightMove(ctx: OperationContext): InFlightMove | null {
+    const primary = ctx.routing.get(this.shard)?.primary ?? null;
+    return this.requestedTarget !== null && primary !== null && primary !== this.requestedTarget ? { kind: 'move-primary', from: primary, to: this.requestedTarget } : null;
   }
 
   /**
